@@ -1,0 +1,174 @@
+"""Command line: ``python -m core train | evaluate | predict | list``.
+
+Errors print one line on stderr and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from core.data import DataError, load_mnist
+from core.models import ACTIVATIONS, OPTIMIZERS, PRESETS, SCHEDULES, describe, preset
+from core.store import ModelStore, StoreError
+from core.training import TrainingDiverged
+
+EXIT_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + message
+        raise SystemExit(_fail(f"{message} (see python -m core {self.prog.split()[-1]} --help)"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
+    args = _parser().parse_args(argv)
+    try:
+        return args.command(args)
+    except (DataError, StoreError, TrainingDiverged, ValueError, OSError) as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+
+
+def train_command(args) -> int:
+    from core.training import train
+
+    config = preset(args.preset)
+    changes = {field: value for field, value in {
+        "epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size,
+        "hidden_units": args.hidden, "activation": args.activation, "optimizer": args.optimizer,
+        "dropout": args.dropout, "validation_split": args.validation_split, "seed": args.seed,
+    }.items() if value is not None}
+    config = config.replace(**changes)
+    store = ModelStore(args.models_dir)
+    if args.save:
+        store.path_of(args.save)  # a bad name fails now, not after training
+    data = load_mnist(args.data)
+    print(f"data: {data.description}")
+    print(f"model: {describe(config)}")
+    result = train(config, data, on_progress=_progress_bar)
+    print(file=sys.stderr)
+    print(f"trained {result.steps} steps in {result.wall_seconds:.1f} s ({result.samples_per_second:,.0f} samples/s)")
+    print(f"Accuracy on training data: {result.train_accuracy:.4f}")
+    print(f"Accuracy on test data: {result.test_accuracy:.4f}")
+    if args.save:
+        info = store.save(args.save, result)
+        print(f"saved as {info.name!r} in {store.folder}")
+    print(f"test_accuracy={result.test_accuracy:.4f}")
+    return 0
+
+
+def evaluate_command(args) -> int:
+    from core.evaluate import evaluate
+
+    store = ModelStore(args.models_dir)
+    store.info(args.model)  # an unknown name fails before TensorFlow loads
+    data = load_mnist(args.data)
+    report = evaluate(store.load(args.model), data)
+    print(f"data: {data.description}")
+    print(f"train accuracy: {report.train_accuracy:.4f}")
+    print(f"test accuracy: {report.test_accuracy:.4f}")
+    print("per-class accuracy (recall):")
+    for digit, recall in enumerate(report.recall):
+        print(f"  {digit}: {recall:.4f}")
+    print(f"test_accuracy={report.test_accuracy:.4f}")
+    return 0
+
+
+def predict_command(args) -> int:
+    from PIL import Image, UnidentifiedImageError
+
+    from core.predict import predict_drawing
+
+    store = ModelStore(args.models_dir)
+    store.info(args.model)
+    try:
+        with Image.open(args.image) as image:
+            drawing = np.asarray(image.convert("RGBA"))
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"{args.image}: not an image file this can read ({error})") from None
+    digit, probabilities = predict_drawing(store.load(args.model), drawing)
+    if digit is None:
+        raise ValueError(f"{args.image}: the image is blank; draw a digit")
+    best = int(np.argmax(probabilities))
+    print(f"digit: {best} (probability {probabilities[best]:.3f})")
+    return 0
+
+
+def list_command(args) -> int:
+    listing = ModelStore(args.models_dir).list()
+    for info in listing.models:
+        print(f"{info.name}\ttest {info.test_accuracy:.4f}\t{describe(info.config)}\t{info.created}")
+    for name, problem in listing.problems:
+        print(f"skipped {name}: {problem}", file=sys.stderr)
+    if not listing.models:
+        print("no saved models yet: python -m core train --preset lecture --save lecture")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m core", description="Train, evaluate and use MNIST models.")
+    commands = parser.add_subparsers(required=True, parser_class=_Parser)
+    models_dir = {"default": None, "help": "folder of saved models (default: MNIST_MODELS_DIR or ./models)"}
+
+    train_parser = commands.add_parser("train", help="train a preset, print train and test accuracy")
+    train_parser.set_defaults(command=train_command)
+    train_parser.add_argument("--preset", choices=list(PRESETS), default="lecture")
+    train_parser.add_argument("--epochs", type=int)
+    train_parser.add_argument("--lr", type=float, help="learning rate")
+    train_parser.add_argument("--batch-size", type=int)
+    train_parser.add_argument("--hidden", type=_units, help="hidden layer sizes, e.g. 256,128")
+    train_parser.add_argument("--activation", choices=ACTIVATIONS)
+    train_parser.add_argument("--optimizer", choices=OPTIMIZERS)
+    train_parser.add_argument("--dropout", type=float)
+    train_parser.add_argument("--validation-split", type=float)
+    train_parser.add_argument("--seed", type=int)
+    train_parser.add_argument("--data", help="MNIST npz file or IDX folder (default: MNIST_PATH, ...)")
+    train_parser.add_argument("--save", metavar="NAME", help="save the trained model under this name")
+    train_parser.add_argument("--models-dir", **models_dir)
+
+    evaluate_parser = commands.add_parser("evaluate", help="test and per-class accuracy of a saved model")
+    evaluate_parser.set_defaults(command=evaluate_command)
+    evaluate_parser.add_argument("--model", required=True, metavar="NAME")
+    evaluate_parser.add_argument("--data")
+    evaluate_parser.add_argument("--models-dir", **models_dir)
+
+    predict_parser = commands.add_parser("predict", help="read a digit from an image file")
+    predict_parser.set_defaults(command=predict_command)
+    predict_parser.add_argument("image", metavar="IMAGE")
+    predict_parser.add_argument("--model", required=True, metavar="NAME")
+    predict_parser.add_argument("--models-dir", **models_dir)
+
+    list_parser = commands.add_parser("list", help="saved models")
+    list_parser.set_defaults(command=list_command)
+    list_parser.add_argument("--models-dir", **models_dir)
+    return parser
+
+
+def _units(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+
+
+def _progress_bar(progress) -> None:
+    width = 30
+    filled = int(width * progress.fraction)
+    loss = progress.batch_losses[-1] if progress.batch_losses else float("nan")
+    eta = f"{progress.eta_seconds:.0f}s" if progress.eta_seconds is not None else "?"
+    sys.stderr.write(
+        f"\repoch {progress.epoch}/{progress.epochs} [{'#' * filled}{'.' * (width - filled)}] "
+        f"{progress.fraction:4.0%} loss {loss:.4f} {progress.samples_per_second:,.0f} samples/s ETA {eta}  "
+    )
+    sys.stderr.flush()
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR

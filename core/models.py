@@ -1,0 +1,195 @@
+"""What a run is (TrainConfig), the named presets, and the Keras networks they build."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+ARCHITECTURES = ("mlp", "cnn")
+ACTIVATIONS = ("tanh", "relu", "sigmoid")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+SCHEDULES = ("constant", "one-cycle", "cosine")
+
+
+def _choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; two equal configs train the same model."""
+
+    # "mlp" flattens the digit like the lecture; "cnn" keeps its 2-D shape.
+    architecture: str = "mlp"
+    # Units of each hidden dense layer; the lecture has one layer of 64.
+    hidden_units: tuple[int, ...] = (64,)
+    # Filters of each convolution block (cnn only); each block halves the image.
+    conv_filters: tuple[int, ...] = (32, 64)
+    # The non-linearity after each hidden layer; the lecture uses tanh.
+    activation: str = "tanh"
+    # Fraction of hidden units dropped while training, against overfitting.
+    dropout: float = 0.0
+    # Batch normalization after each convolution and hidden layer (cnn speed-up).
+    batch_norm: bool = False
+    # "sgd" is the lecture's plain gradient descent; "momentum" adds 0.9 momentum.
+    optimizer: str = "sgd"
+    # Step size; the lecture's 0.5 is large, because its loss is small (see build_model).
+    learning_rate: float = 0.5
+    # How the learning rate changes over the run; the lecture keeps it constant.
+    lr_schedule: str = "constant"
+    # Digits per gradient step; the lecture uses 32.
+    batch_size: int = 32
+    # Passes over the training set; the lecture makes 5.
+    epochs: int = 5
+    # Fraction of the training digits held out to watch for overfitting; 0 = none.
+    validation_split: float = 0.0
+    # Random shifts, zooms, rotations and stroke thickness while training, so that
+    # digits drawn on a canvas (bigger, off-centre, bolder) are read right.
+    augment: bool = False
+    # Seeds weights, shuffling, dropout and augmentation: same seed, same model.
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.hidden_units = tuple(self.hidden_units)
+        self.conv_filters = tuple(self.conv_filters)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field with a value that cannot train."""
+        _choice("architecture", self.architecture, ARCHITECTURES)
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("lr_schedule", self.lr_schedule, SCHEDULES)
+        for name in ("batch_size", "epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        if self.batch_size > 4096:
+            raise ValueError(f"batch_size must be at most 4096, got {self.batch_size}")
+        if self.epochs > 500:
+            raise ValueError(f"epochs must be at most 500, got {self.epochs}")
+        if not _is_number(self.learning_rate) or not 0 < self.learning_rate <= 10:
+            raise ValueError(f"learning_rate must be a number above 0 and at most 10, got {self.learning_rate!r}")
+        if not _is_number(self.dropout) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a fraction in [0, 1), got {self.dropout!r}")
+        if not _is_number(self.validation_split) or not 0 <= self.validation_split < 1:
+            raise ValueError(f"validation_split must be a fraction in [0, 1), got {self.validation_split!r}")
+        for name in ("hidden_units", "conv_filters"):
+            units = getattr(self, name)
+            if any(isinstance(u, bool) or not isinstance(u, int) or not 1 <= u <= 4096 for u in units):
+                raise ValueError(f"{name} must be whole numbers from 1 to 4096, got {units!r}")
+        if len(self.hidden_units) > 8 or len(self.conv_filters) > 4:
+            raise ValueError("at most 8 hidden layers and 4 convolution blocks")
+        if self.architecture == "cnn" and not self.conv_filters:
+            raise ValueError("conv_filters must list at least one convolution block for a cnn")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a whole number of at least 0, got {self.seed!r}")
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Build from a dict (saved metadata, a URL); unknown keys raise ValueError."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # Exactly the lecture: 784 -> 64 tanh -> 10, Glorot-uniform, SGD 0.5, batch 32, 5 epochs.
+    "lecture": TrainConfig(),
+    # Wider and deeper, ReLU and Adam: a few tenths of a point better in the same time.
+    "wide-mlp": TrainConfig(
+        hidden_units=(256, 128), activation="relu", dropout=0.2, optimizer="adam",
+        learning_rate=1e-3, batch_size=128, epochs=10, validation_split=0.1,
+    ),
+    # Two convolution blocks with batch norm, one-cycle schedule, augmentation.
+    "cnn": TrainConfig(
+        architecture="cnn", hidden_units=(128,), conv_filters=(32, 64), activation="relu",
+        dropout=0.25, batch_norm=True, optimizer="adam", learning_rate=3e-3,
+        lr_schedule="one-cycle", batch_size=128, epochs=8, augment=True,
+    ),
+}
+
+
+def preset(name: str) -> TrainConfig:
+    """A fresh copy of a named preset: 'lecture', 'wide-mlp' or 'cnn'."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return dataclasses.replace(PRESETS[name])
+
+
+def build_model(config: TrainConfig):
+    """A Keras model: (N, 28, 28) pixels in [0, 1] -> (N, 10) logits.
+
+    The model ends in logits, not probabilities, and is trained with sparse
+    categorical cross-entropy *from logits*. The lecture computes its loss as
+    ``-sum(y * log(softmax(class_probs)))`` where ``class_probs`` is already a
+    softmax: softmax is applied twice. Squashing probabilities in [0, 1]
+    through a second softmax leaves all ten outputs between about 0.09 and
+    0.23, so the loss can never get near 0 and its gradients are small; the
+    lecture's large learning rate of 0.5 partly makes up for that. Cross-entropy
+    on the logits is the loss the lecture meant: it goes to 0 for a confident
+    right answer and gives strong gradients for a confident wrong one.
+    Probabilities are one softmax of the logits away (core.predict).
+    """
+    import keras
+    from keras import layers
+
+    config.validate()
+    seed = config.seed
+    model_layers: list = [keras.Input(shape=(28, 28), name="pixels")]
+    if config.architecture == "mlp":
+        model_layers.append(layers.Flatten(name="flatten"))  # the lecture's reshape to 784
+    else:
+        model_layers.append(layers.Reshape((28, 28, 1), name="channel"))
+        for block, filters in enumerate(config.conv_filters):
+            for repeat in range(2):
+                model_layers.append(layers.Conv2D(
+                    filters, 3, padding="same", use_bias=not config.batch_norm,
+                    kernel_initializer=keras.initializers.HeUniform(seed=seed + 100 * block + repeat),
+                    name=f"conv{block + 1}_{repeat + 1}",
+                ))
+                if config.batch_norm:
+                    model_layers.append(layers.BatchNormalization(name=f"norm{block + 1}_{repeat + 1}"))
+                model_layers.append(layers.Activation(config.activation))
+            model_layers.append(layers.MaxPooling2D(name=f"pool{block + 1}"))
+        model_layers.append(layers.Flatten(name="flatten"))
+    for index, units in enumerate(config.hidden_units):
+        model_layers.append(layers.Dense(
+            units, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1000 + index),
+            name=f"hidden{index + 1}",
+        ))
+        if config.batch_norm:
+            model_layers.append(layers.BatchNormalization(name=f"hidden_norm{index + 1}"))
+        model_layers.append(layers.Activation(config.activation, name=f"{config.activation}{index + 1}"))
+        if config.dropout:
+            model_layers.append(layers.Dropout(config.dropout, seed=seed + 2000 + index))
+    model_layers.append(layers.Dense(
+        10, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 3000), name="logits",
+    ))
+    return keras.Sequential(model_layers, name=f"mnist_{config.architecture}")
+
+
+def describe(config: TrainConfig) -> str:
+    """A one-line summary, e.g. 'mlp 784-64-10 tanh, sgd lr 0.5, batch 32, 5 epochs'."""
+    if config.architecture == "mlp":
+        shape = "-".join(str(n) for n in (784, *config.hidden_units, 10))
+    else:
+        shape = "conv " + "-".join(str(n) for n in config.conv_filters) + " dense " + \
+            "-".join(str(n) for n in (*config.hidden_units, 10))
+    return (f"{config.architecture} {shape} {config.activation}, {config.optimizer} "
+            f"lr {config.learning_rate:g}, batch {config.batch_size}, {config.epochs} epochs")

@@ -1,0 +1,46 @@
+"""Probabilities from a trained model, fast enough to run on every pen stroke."""
+
+from __future__ import annotations
+
+import numpy as np
+
+BATCH = 1000
+
+
+def predict_proba(model, images: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) floats in [0, 1] (or uint8 0-255) -> (N, 10) probabilities.
+
+    Calls the model directly, never ``model.predict``: for one digit that is
+    about 1 ms instead of about 36 ms, which keeps the canvas live.
+    """
+    return softmax(predict_logits(model, images))
+
+
+def predict_logits(model, images: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) floats in [0, 1] (or uint8 0-255) -> (N, 10) logits, in batches of 1000."""
+    images = np.asarray(images)
+    if images.ndim == 2:
+        images = images[None]
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"expected digits of shape (N, 28, 28), got {images.shape}")
+    pixels = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
+    outputs = [np.asarray(model(pixels[start: start + BATCH], training=False))
+               for start in range(0, len(pixels), BATCH)]
+    return np.concatenate(outputs) if outputs else np.zeros((0, 10), np.float32)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """(N, 10) logits -> (N, 10) probabilities, each row summing to 1."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return (exponentials / exponentials.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def predict_drawing(model, drawing: np.ndarray):
+    """A canvas drawing -> (digit (28, 28), probabilities (10,)), or (None, None) if blank."""
+    from core.preprocess import canvas_to_mnist
+
+    digit = canvas_to_mnist(drawing)
+    if digit is None:
+        return None, None
+    return digit, predict_proba(model, digit[None])[0]

@@ -1,0 +1,183 @@
+"""Saved models: one ``<name>.keras`` file each, with the run's story inside.
+
+A ``.keras`` file is a zip; next to Keras' own entries we add
+``mnist_run.json`` (config, loss history, accuracies, time), so a model and its
+history can never be separated, the file still loads in plain Keras, and a
+listing reads only that small entry (no TensorFlow needed). Writes go to a
+temporary file first and are moved into place in one step, so a crash in the
+middle of a save leaves the earlier version intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.models import TrainConfig
+
+MODELS_DIR_VARIABLE = "MNIST_MODELS_DIR"
+META_ENTRY = "mnist_run.json"
+SUFFIX = ".keras"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+
+
+class StoreError(ValueError):
+    """A model name or file the store cannot use; the message says which and why."""
+
+
+@dataclass
+class ModelInfo:
+    """What the store knows about one saved model, read without loading it."""
+
+    name: str
+    path: Path
+    config: TrainConfig
+    train_accuracy: float
+    test_accuracy: float
+    training_seconds: float
+    created: str  # ISO 8601, UTC
+    batch_losses: list[float] = field(default_factory=list)
+    epoch_history: list[dict] = field(default_factory=list)
+    data_description: str = ""
+    stopped: bool = False
+    parameters: int = 0
+
+
+@dataclass
+class Listing:
+    """Saved models, newest first, and the files that could not be read (name, why)."""
+
+    models: list[ModelInfo]
+    problems: list[tuple[str, str]]
+
+
+class ModelStore:
+    """Save, list, load, rename and delete models in one folder."""
+
+    def __init__(self, folder: str | os.PathLike | None = None):
+        folder = folder or os.environ.get(MODELS_DIR_VARIABLE) or "models"
+        self.folder = Path(folder).expanduser()
+
+    def path_of(self, name: str) -> Path:
+        return self.folder / f"{check_name(name)}{SUFFIX}"
+
+    def save(self, name: str, result, overwrite: bool = True) -> ModelInfo:
+        """Save a TrainingResult under ``name``; atomic, so the old version survives a crash."""
+        target = self.path_of(name)
+        if target.exists() and not overwrite:
+            raise StoreError(f"a model named {name!r} already exists; choose another name")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "config": result.config.to_dict(),
+            "train_accuracy": result.train_accuracy,
+            "test_accuracy": result.test_accuracy,
+            "training_seconds": result.wall_seconds,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "batch_losses": [round(loss, 5) for loss in result.batch_losses],
+            "epoch_history": [vars(record) for record in result.epoch_history],
+            "data_description": result.data_description,
+            "stopped": result.stopped,
+            "parameters": int(result.model.count_params()),
+        }
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=SUFFIX, dir=self.folder)
+        os.close(handle)
+        try:
+            result.model.save(temporary)
+            with zipfile.ZipFile(temporary, "a") as archive:
+                archive.writestr(META_ENTRY, json.dumps(meta))
+            os.replace(temporary, target)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        return self._info(target)
+
+    def list(self) -> Listing:
+        """Every readable model, newest first; unreadable files are reported, not raised."""
+        models, problems = [], []
+        if not self.folder.is_dir():
+            return Listing(models, problems)
+        for path in sorted(self.folder.glob(f"*{SUFFIX}")):
+            if path.name.startswith("."):
+                continue  # a save in progress
+            try:
+                models.append(self._info(path))
+            except StoreError as error:
+                problems.append((path.name, str(error)))
+        models.sort(key=lambda info: info.created, reverse=True)
+        return Listing(models, problems)
+
+    def info(self, name: str) -> ModelInfo:
+        path = self.path_of(name)
+        if not path.is_file():
+            raise StoreError(f"no saved model named {name!r} in {self.folder}")
+        return self._info(path)
+
+    def load(self, name: str):
+        """The Keras model saved as ``name`` (loaded in Keras' safe mode)."""
+        import keras
+
+        path = self.path_of(name)
+        if not path.is_file():
+            raise StoreError(f"no saved model named {name!r} in {self.folder}")
+        try:
+            return keras.saving.load_model(path, safe_mode=True, compile=False)
+        except Exception as error:
+            raise StoreError(f"{path.name} could not be loaded as a Keras model ({error})") from None
+
+    def rename(self, name: str, new_name: str) -> ModelInfo:
+        source, target = self.path_of(name), self.path_of(new_name)
+        if not source.is_file():
+            raise StoreError(f"no saved model named {name!r}")
+        if target.exists():
+            raise StoreError(f"a model named {new_name!r} already exists; choose another name")
+        os.replace(source, target)
+        return self._info(target)
+
+    def delete(self, name: str) -> None:
+        path = self.path_of(name)
+        if not path.is_file():
+            raise StoreError(f"no saved model named {name!r}")
+        path.unlink()
+
+    def unique_name(self, base: str) -> str:
+        """``base``, or ``base-2``, ``base-3``... whichever is not taken yet."""
+        name, counter = check_name(base), 2
+        while self.path_of(name).exists():
+            name, counter = f"{base}-{counter}", counter + 1
+        return name
+
+    def _info(self, path: Path) -> ModelInfo:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if META_ENTRY not in archive.namelist():
+                    raise StoreError(f"{path.name} was not saved by this tool (no {META_ENTRY} inside)")
+                meta = json.loads(archive.read(META_ENTRY))
+            return ModelInfo(
+                name=path.stem, path=path, config=TrainConfig.from_dict(meta["config"]),
+                train_accuracy=float(meta["train_accuracy"]), test_accuracy=float(meta["test_accuracy"]),
+                training_seconds=float(meta["training_seconds"]), created=str(meta["created"]),
+                batch_losses=list(meta.get("batch_losses", [])), epoch_history=list(meta.get("epoch_history", [])),
+                data_description=str(meta.get("data_description", "")), stopped=bool(meta.get("stopped", False)),
+                parameters=int(meta.get("parameters", 0)),
+            )
+        except StoreError:
+            raise
+        except (zipfile.BadZipFile, OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise StoreError(f"{path.name} is damaged or not a model file ({type(error).__name__}: {error})") from None
+
+
+def check_name(name: str) -> str:
+    """A model name: 1-64 letters, digits, spaces, '.', '_' or '-', not starting with a symbol."""
+    name = str(name).strip()
+    if not _NAME.match(name) or name.endswith("."):
+        raise StoreError(
+            f"{name!r} is not a usable model name: use 1-64 letters, digits, spaces, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
