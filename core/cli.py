@@ -21,11 +21,11 @@ EXIT_ERROR = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line instead of usage + message
-        raise SystemExit(_fail(f"{message} (see python -m core {self.prog.split()[-1]} --help)"))
+        raise SystemExit(_fail(f"{message} (see {self.prog} --help)"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ warnings after start-up
     args = _parser().parse_args(argv)
     try:
         return args.command(args)
@@ -51,8 +51,12 @@ def train_command(args) -> int:
     data = load_mnist(args.data)
     print(f"data: {data.description}")
     print(f"model: {describe(config)}")
-    result = train(config, data, on_progress=_progress_bar)
-    print(file=sys.stderr)
+    _import_tensorflow_quietly()
+    bar = _ProgressBar()
+    try:
+        result = train(config, data, on_progress=bar.draw)
+    finally:
+        bar.close()
     print(f"trained {result.steps} steps in {result.wall_seconds:.1f} s ({result.samples_per_second:,.0f} samples/s)")
     print(f"Accuracy on training data: {result.train_accuracy:.4f}")
     print(f"Accuracy on test data: {result.test_accuracy:.4f}")
@@ -69,6 +73,7 @@ def evaluate_command(args) -> int:
     store = ModelStore(args.models_dir)
     store.info(args.model)  # an unknown name fails before TensorFlow loads
     data = load_mnist(args.data)
+    _import_tensorflow_quietly()
     report = evaluate(store.load(args.model), data)
     print(f"data: {data.description}")
     print(f"train accuracy: {report.train_accuracy:.4f}")
@@ -83,7 +88,8 @@ def evaluate_command(args) -> int:
 def predict_command(args) -> int:
     from PIL import Image, UnidentifiedImageError
 
-    from core.predict import predict_drawing
+    from core.predict import predict_proba
+    from core.preprocess import canvas_to_mnist
 
     store = ModelStore(args.models_dir)
     store.info(args.model)
@@ -92,9 +98,11 @@ def predict_command(args) -> int:
             drawing = np.asarray(image.convert("RGBA"))
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"{args.image}: not an image file this can read ({error})") from None
-    digit, probabilities = predict_drawing(store.load(args.model), drawing)
+    digit = canvas_to_mnist(drawing)
     if digit is None:
         raise ValueError(f"{args.image}: the image is blank; draw a digit")
+    _import_tensorflow_quietly()
+    probabilities = predict_proba(store.load(args.model), digit[None])[0]
     best = int(np.argmax(probabilities))
     print(f"digit: {best} (probability {probabilities[best]:.3f})")
     return 0
@@ -157,16 +165,46 @@ def _units(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
 
 
-def _progress_bar(progress) -> None:
-    width = 30
-    filled = int(width * progress.fraction)
-    loss = progress.batch_losses[-1] if progress.batch_losses else float("nan")
-    eta = f"{progress.eta_seconds:.0f}s" if progress.eta_seconds is not None else "?"
-    sys.stderr.write(
-        f"\repoch {progress.epoch}/{progress.epochs} [{'#' * filled}{'.' * (width - filled)}] "
-        f"{progress.fraction:4.0%} loss {loss:.4f} {progress.samples_per_second:,.0f} samples/s ETA {eta}  "
-    )
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with stderr sent to /dev/null.
+
+    TensorFlow 2.21 prints oneDNN and absl notes while it loads, and
+    TF_CPP_MIN_LOG_LEVEL no longer hides them; an error must stay one line.
+    """
     sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class _ProgressBar:
+    """One line on stderr that redraws itself; close() ends it so the next line starts clean."""
+
+    width = 30
+
+    def __init__(self):
+        self.drawn = False
+
+    def draw(self, progress) -> None:
+        filled = int(self.width * progress.fraction)
+        loss = progress.batch_losses[-1] if progress.batch_losses else float("nan")
+        eta = f"{progress.eta_seconds:.0f}s" if progress.eta_seconds is not None else "?"
+        sys.stderr.write(
+            f"\repoch {progress.epoch}/{progress.epochs} [{'#' * filled}{'.' * (self.width - filled)}] "
+            f"{progress.fraction:4.0%} loss {loss:.4f} {progress.samples_per_second:,.0f} samples/s ETA {eta}  "
+        )
+        sys.stderr.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def _fail(message: str) -> int:

@@ -17,7 +17,7 @@ import gzip
 import os
 import socket
 import threading
-import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,7 +169,10 @@ def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
 
 def _read_npz(path: Path) -> MnistData:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: one .npy array, not an npz file of X_train, y_train, X_test, y_test.")
+        with loaded as archive:
             keys = next((keys for keys in _NPZ_KEY_SETS if set(keys) <= set(archive.files)), None)
             if keys is None:
                 raise DataError(
@@ -179,7 +182,7 @@ def _read_npz(path: Path) -> MnistData:
             arrays = [archive[key] for key in keys]
     except DataError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+    except Exception as error:  # zipfile, zlib, numpy's header parser: each has its own error types
         raise DataError(f"{path}: not a readable npz file ({error}). Save it with numpy.savez.") from None
     return _checked(*arrays, source=path.name, is_sample=False, path=path)
 
@@ -201,7 +204,7 @@ def _read_idx(path: Path) -> np.ndarray:
     try:
         with opener(path, "rb") as stream:
             raw = stream.read()
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path}: cannot read it ({error}).") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path}: not an IDX file of unsigned bytes.")
@@ -263,9 +266,7 @@ def _checked_labels(labels: np.ndarray, what: str) -> np.ndarray:
 
 def _download_with_keras() -> MnistData | None:
     """The real download, or None at once when the download host cannot be reached."""
-    try:
-        socket.create_connection(DOWNLOAD_HOST, timeout=DOWNLOAD_PROBE_SECONDS).close()
-    except OSError:
+    if not _download_host_answers():
         return None
     try:
         import keras
@@ -274,3 +275,25 @@ def _download_with_keras() -> MnistData | None:
     except Exception:  # a broken or interrupted download: fall back to the sample
         return None
     return _checked(x_train, y_train, x_test, y_test, source="the Keras download", is_sample=False)
+
+
+def _download_host_answers() -> bool:
+    """True when the download host accepts a connection within DOWNLOAD_PROBE_SECONDS.
+
+    The probe runs on a daemon thread that we wait for with a deadline: the
+    connect timeout does not cover the DNS lookup, which can stall far longer
+    on a machine whose name server is unreachable.
+    """
+    answered: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection(DOWNLOAD_HOST, timeout=DOWNLOAD_PROBE_SECONDS).close()
+        except OSError:
+            return
+        answered.append(True)
+
+    thread = threading.Thread(target=probe, name="mnist-download-probe", daemon=True)
+    thread.start()
+    thread.join(DOWNLOAD_PROBE_SECONDS)  # returns as soon as the probe ends, failed or not
+    return bool(answered)

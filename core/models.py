@@ -55,8 +55,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        self.hidden_units = tuple(self.hidden_units)
-        self.conv_filters = tuple(self.conv_filters)
+        for name in ("hidden_units", "conv_filters"):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(f"{name} must be a list of layer sizes, got {value!r}")
+            setattr(self, name, tuple(value))
         self.validate()
 
     def validate(self) -> None:
@@ -83,8 +86,13 @@ class TrainConfig:
             units = getattr(self, name)
             if any(isinstance(u, bool) or not isinstance(u, int) or not 1 <= u <= 4096 for u in units):
                 raise ValueError(f"{name} must be whole numbers from 1 to 4096, got {units!r}")
-        if len(self.hidden_units) > 8 or len(self.conv_filters) > 4:
-            raise ValueError("at most 8 hidden layers and 4 convolution blocks")
+        if len(self.hidden_units) > 8:
+            raise ValueError(f"hidden_units can list at most 8 layers, got {len(self.hidden_units)}")
+        if len(self.conv_filters) > 4:
+            raise ValueError(f"conv_filters can list at most 4 convolution blocks, got {len(self.conv_filters)}")
+        for name in ("batch_norm", "augment"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.architecture == "cnn" and not self.conv_filters:
             raise ValueError("conv_filters must list at least one convolution block for a cnn")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:

@@ -138,8 +138,9 @@ def train(
             losses = losses.numpy().tolist()
             chunk_seconds = time.perf_counter() - chunk_start
             trained_seconds += chunk_seconds
-            if not all(math.isfinite(loss) for loss in losses):
-                raise TrainingDiverged(_divergence_message(config, len(batch_losses) + 1, epoch))
+            first_bad = next((i for i, loss in enumerate(losses) if not math.isfinite(loss)), None)
+            if first_bad is not None:
+                raise TrainingDiverged(_divergence_message(config, len(batch_losses) + first_bad + 1, epoch))
             batch_losses.extend(losses)
             epoch_correct += int(correct)
             done_in_epoch += count
@@ -248,15 +249,15 @@ def _split_validation(data: MnistData, fraction: float):
 def _make_optimizer(config: TrainConfig, total_steps: int):
     import keras
 
-    rate = config.learning_rate
+    rate = float(config.learning_rate)  # Keras rejects an int such as 1 from a form or JSON
     if config.lr_schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total_steps)
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=total_steps)
     elif config.lr_schedule == "one-cycle":
         # Warm up from lr/25 to lr over the first 30% of steps, then cosine down to ~0.
         warmup = max(1, int(0.3 * total_steps))
         rate = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate / 25, decay_steps=max(1, total_steps - warmup),
-            warmup_target=config.learning_rate, warmup_steps=warmup,
+            rate / 25, decay_steps=max(1, total_steps - warmup),
+            warmup_target=rate, warmup_steps=warmup,
         )
     if config.optimizer == "adam":
         return keras.optimizers.Adam(rate)

@@ -1,0 +1,25 @@
+"""The dashboard's entry point: ``streamlit run dashboard/app.py``. Only routing and the shared sidebar."""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:  # so the pages can import core/ and dashboard/; this script reruns on every click
+    sys.path.insert(0, ROOT)
+
+from dashboard import common  # noqa: E402
+
+# The pages live in views/, not pages/: a pages/ folder beside this script switches Streamlit into its
+# older folder-based mode for the first request a fresh server gets, which skips this script on a deep link.
+st.set_page_config(page_title="MNIST classroom", page_icon=":material/draw:", layout="wide")
+page = st.navigation([
+    st.Page("views/digits.py", title="Digits", icon=":material/grid_view:", default=True),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("views/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+    st.Page("views/draw.py", title="Draw", icon=":material/brush:"),
+    st.Page("views/models.py", title="Models", icon=":material/inventory_2:"),
+])
+common.sidebar()
+page.run()

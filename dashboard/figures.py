@@ -1,0 +1,113 @@
+"""Plotly figures for the pages: plain functions of arrays, no Streamlit calls."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.charts import LossCurve
+
+DIGITS = [str(digit) for digit in range(10)]
+RAW_COLOR = "rgba(31, 111, 235, 0.25)"  # the raw batch losses: faint, the smoothed line carries the eye
+SMOOTH_COLOR = "#1f6feb"
+ACCURACY_COLOR = "#d9480f"
+
+
+def _layout(figure: go.Figure, height: int, **layout) -> go.Figure:
+    figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), **layout)
+    return figure
+
+
+def loss_figure(curve: LossCurve, steps_per_epoch: int, total_steps: int,
+                validation: Sequence[tuple[int, float]] = ()) -> go.Figure:
+    """Batch loss (raw and smoothed) against step, epoch boundaries, and validation accuracy.
+
+    validation : (epoch, accuracy) pairs, drawn on a second axis at each epoch's last step.
+    """
+    steps, losses = curve.raw_points()
+    smooth_steps, smoothed = curve.smoothed_points()
+    figure = go.Figure([
+        go.Scatter(x=steps, y=losses, mode="lines", name="batch loss", line=dict(color=RAW_COLOR, width=1)),
+        go.Scatter(x=smooth_steps, y=smoothed, mode="lines", name="smoothed", line=dict(color=SMOOTH_COLOR, width=2)),
+    ])
+    if validation:
+        epochs, accuracies = zip(*validation)
+        figure.add_trace(go.Scatter(
+            x=[epoch * steps_per_epoch for epoch in epochs], y=accuracies, yaxis="y2", mode="lines+markers",
+            name="validation accuracy", line=dict(color=ACCURACY_COLOR),
+        ))
+    # A dotted line where each epoch ended so far; none at the very end of the run.
+    last = min(len(curve), total_steps - 1)
+    boundaries = range(steps_per_epoch, last + 1, steps_per_epoch) if steps_per_epoch else ()
+    figure.update_layout(shapes=[
+        dict(type="line", x0=step, x1=step, y0=0, y1=1, yref="paper", line=dict(color="gray", dash="dot", width=1))
+        for step in boundaries
+    ])
+    return _layout(
+        figure, 380, xaxis=dict(title="step (batch)", range=[0, max(total_steps, 1)]),
+        yaxis=dict(title="cross-entropy loss", rangemode="tozero"),
+        yaxis2=dict(title="validation accuracy", overlaying="y", side="right", range=[0, 1], showgrid=False),
+        legend=dict(orientation="h", y=1.12), uirevision="training",
+    )
+
+
+def loss_overlay(curves: dict[str, LossCurve]) -> go.Figure:
+    """The smoothed loss of several saved models on one chart, by step."""
+    figure = go.Figure()
+    for name, curve in curves.items():
+        steps, smoothed = curve.smoothed_points()
+        figure.add_trace(go.Scatter(x=steps, y=smoothed, mode="lines", name=name))
+    return _layout(figure, 380, xaxis_title="step (batch)", yaxis=dict(title="smoothed loss", rangemode="tozero"))
+
+
+def pixel_heatmap(image: np.ndarray) -> go.Figure:
+    """A (28, 28) uint8 digit with every pixel value written in its cell, like print(X_train[0])."""
+    figure = go.Figure(go.Heatmap(
+        z=image, text=image, texttemplate="%{text}", textfont=dict(size=8), colorscale="gray_r",
+        zmin=0, zmax=255, showscale=False, hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
+    ))
+    return _layout(figure, 640, yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
+                   xaxis=dict(constrain="domain"))
+
+
+def probability_bars(probabilities: np.ndarray) -> go.Figure:
+    """(10,) probabilities as bars, the top guess highlighted."""
+    colors = [ACCURACY_COLOR if digit == int(np.argmax(probabilities)) else SMOOTH_COLOR for digit in range(10)]
+    figure = go.Figure(go.Bar(x=DIGITS, y=probabilities, marker_color=colors,
+                              hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    return _layout(figure, 260, yaxis=dict(range=[0, 1], title="probability"), xaxis=dict(type="category"))
+
+
+def probability_table(probabilities: np.ndarray, labels: Sequence[int]) -> go.Figure:
+    """(N, 10) probabilities as a heatmap, one row per digit, named by its true label."""
+    rows = [f"#{index + 1}: a {label}" for index, label in enumerate(labels)]
+    figure = go.Figure(go.Heatmap(
+        z=probabilities, x=DIGITS, y=rows, texttemplate="%{z:.3f}",
+        colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="p"),
+        hovertemplate="%{y}, p(%{x}) = %{z:.4f}<extra></extra>",
+    ))
+    return _layout(figure, 60 + 45 * len(rows), xaxis=dict(title="predicted digit", type="category"),
+                   yaxis=dict(autorange="reversed"))
+
+
+def confusion_figure(confusion: np.ndarray) -> go.Figure:
+    """(10, 10) counts, rows = true digit, columns = predicted digit."""
+    figure = go.Figure(go.Heatmap(
+        z=np.log1p(confusion), text=confusion, texttemplate="%{text}", x=DIGITS, y=DIGITS, colorscale="Blues",
+        showscale=False, hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+    ))
+    return _layout(figure, 520, xaxis=dict(title="predicted digit", type="category"),
+                   yaxis=dict(title="true digit", type="category", autorange="reversed"))
+
+
+def precision_recall_figure(precision: np.ndarray, recall: np.ndarray) -> go.Figure:
+    """Per-digit precision and recall as grouped bars."""
+    figure = go.Figure([
+        go.Bar(x=DIGITS, y=precision, name="precision", marker_color=SMOOTH_COLOR),
+        go.Bar(x=DIGITS, y=recall, name="recall", marker_color=ACCURACY_COLOR),
+    ])
+    low = float(min(precision.min(), recall.min()))
+    return _layout(figure, 300, barmode="group", xaxis=dict(title="digit", type="category"),
+                   yaxis=dict(range=[max(0.0, low - 0.05), 1], tickformat=".0%"))

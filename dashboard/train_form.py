@@ -1,0 +1,92 @@
+"""The Train page's form: a preset fills it, the user edits it, and it round-trips through the URL.
+
+Every field is a widget whose key is ``train_<TrainConfig field>``, kept for the
+whole session (persist_state) so a visit to another page does not reset it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.models import ACTIVATIONS, OPTIMIZERS, SCHEDULES, TrainConfig, preset
+from core.sharing import format_units, from_query, parse_units, to_query
+
+PRESET_LABELS = {"lecture": "Lecture", "wide-mlp": "Wide MLP", "cnn": "CNN"}
+PRESET_KEY = "train_preset"
+LINK_WRITTEN = "train_link"  # the query string this session last put in the URL
+LINK_WARNINGS = "train_link_warnings"
+KEEP = dict(persist_state="session")
+
+
+def _key(field: str) -> str:
+    return f"train_{field}"
+
+
+def fill(preset_name: str, config: TrainConfig) -> None:
+    """Put a preset name and a config into the form's widgets (before they are drawn)."""
+    st.session_state[PRESET_KEY] = preset_name
+    for field, value in config.to_dict().items():
+        st.session_state[_key(field)] = format_units(value) if isinstance(value, list) else value
+
+
+def _preset_chosen() -> None:
+    fill(st.session_state[PRESET_KEY], preset(st.session_state[PRESET_KEY]))
+    st.session_state.pop(LINK_WARNINGS, None)
+
+
+def load_link() -> None:
+    """Fill the form from the URL when it holds a setup this session did not write (a shared link)."""
+    params = st.query_params.to_dict()
+    if params and params != st.session_state.get(LINK_WRITTEN):
+        name, config, warnings = from_query(params)
+        fill(name, config)
+        st.session_state[LINK_WARNINGS] = warnings
+        st.session_state[LINK_WRITTEN] = params
+    elif PRESET_KEY not in st.session_state:
+        fill("lecture", preset("lecture"))
+
+
+def save_link(config: TrainConfig) -> None:
+    """Write the setup into the URL, so the address bar is a link that opens it."""
+    query = to_query(st.session_state[PRESET_KEY], config)
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+    st.session_state[LINK_WRITTEN] = query
+
+
+def form(disabled: bool = False) -> None:
+    """Draw the form's widgets; their values stay in st.session_state."""
+    for warning in st.session_state.get(LINK_WARNINGS, []):
+        st.warning(warning)
+    st.selectbox("Preset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key=PRESET_KEY,
+                 on_change=_preset_chosen, disabled=disabled, **KEEP)
+    left, middle, right = st.columns(3)
+    architecture = left.selectbox("Architecture", ["mlp", "cnn"], key=_key("architecture"), disabled=disabled,
+                                  format_func={"mlp": "MLP (dense layers)", "cnn": "CNN (convolutions)"}.get, **KEEP)
+    left.text_input("Hidden layers (units each)", key=_key("hidden_units"), disabled=disabled,
+                    help="One number per dense layer, e.g. 64 (the lecture) or 256, 128.", **KEEP)
+    left.text_input("Convolution filters per block", key=_key("conv_filters"),
+                    disabled=disabled or architecture != "cnn", help="CNN only, e.g. 32, 64.", **KEEP)
+    middle.selectbox("Activation", ACTIVATIONS, key=_key("activation"), disabled=disabled, **KEEP)
+    middle.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), disabled=disabled, **KEEP)
+    middle.number_input("Learning rate", min_value=1e-5, max_value=10.0, step=0.001, format="%g",
+                        key=_key("learning_rate"), disabled=disabled, **KEEP)
+    right.number_input("Batch size", min_value=1, max_value=4096, key=_key("batch_size"), disabled=disabled, **KEEP)
+    right.number_input("Epochs", min_value=1, max_value=500, key=_key("epochs"), disabled=disabled, **KEEP)
+    right.slider("Validation split", 0.0, 0.5, step=0.05, key=_key("validation_split"), disabled=disabled,
+                 help="Fraction of the training digits held out to watch for overfitting.", **KEEP)
+    right.number_input("Seed", min_value=0, max_value=2**31 - 1, key=_key("seed"), disabled=disabled, **KEEP)
+    with st.expander("More options: dropout, batch normalization, schedule, augmentation"):
+        st.slider("Dropout", 0.0, 0.9, step=0.05, key=_key("dropout"), disabled=disabled, **KEEP)
+        st.checkbox("Batch normalization", key=_key("batch_norm"), disabled=disabled, **KEEP)
+        st.selectbox("Learning-rate schedule", SCHEDULES, key=_key("lr_schedule"), disabled=disabled, **KEEP)
+        st.checkbox("Augment the digits (shifts, zoom, rotation, stroke width)", key=_key("augment"),
+                    disabled=disabled, **KEEP)
+
+
+def config() -> TrainConfig:
+    """The form's values as a TrainConfig; ValueError names the field that cannot train."""
+    values = {field: st.session_state[_key(field)] for field in TrainConfig().to_dict()}
+    values["hidden_units"] = parse_units(values["hidden_units"], "Hidden layers")
+    values["conv_filters"] = parse_units(values["conv_filters"], "Convolution filters")
+    return TrainConfig(**values)

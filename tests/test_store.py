@@ -1,0 +1,264 @@
+"""core.store: save, list, load, rename and delete; atomic writes; bad files reported, never fatal."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import core.store as store_module
+from conftest import ROOT, make_tiny_data
+from core.models import build_model, preset
+from core.predict import predict_proba
+from core.store import META_ENTRY, ModelStore, StoreError, check_name
+from core.training import train
+
+
+@pytest.fixture(scope="module")
+def result():
+    """One short lecture run on tiny digits, shared by the tests (saving does not change it)."""
+    return train(preset("lecture").replace(epochs=1), make_tiny_data())
+
+
+@pytest.fixture
+def store(private_models_dir) -> ModelStore:
+    return ModelStore(private_models_dir)
+
+
+def meta_of(result) -> dict:
+    return {
+        "config": result.config.to_dict(), "train_accuracy": 0.5, "test_accuracy": 0.5,
+        "training_seconds": 1.0, "created": "2024-01-01T00:00:00+00:00",
+    }
+
+
+def test_save_info_load_round_trip(store, result):
+    saved = store.save("lecture run", result)
+    assert saved.path == store.folder / "lecture run.keras" and saved.path.is_file()
+    info = store.info("lecture run")
+    assert info.name == "lecture run"
+    assert info.config == result.config
+    assert info.test_accuracy == result.test_accuracy and info.train_accuracy == result.train_accuracy
+    assert info.training_seconds == pytest.approx(result.wall_seconds)
+    assert info.batch_losses == pytest.approx(result.batch_losses, abs=1e-5)
+    assert [record["epoch"] for record in info.epoch_history] == [1]
+    assert info.epoch_history[0]["train_loss"] == pytest.approx(result.epoch_history[0].train_loss)
+    assert info.parameters == 50_890
+    assert info.data_description == result.data_description and not info.stopped
+    assert info.created.startswith("20") and "T" in info.created
+    images = make_tiny_data().x_test[:5]
+    np.testing.assert_allclose(
+        predict_proba(store.load("lecture run"), images), predict_proba(result.model, images), rtol=1e-5, atol=1e-7,
+    )
+
+
+def test_list_shows_saved_models(store, result):
+    assert store.list().models == []
+    store.save("a", result)
+    store.save("b", result)
+    listing = store.list()
+    assert sorted(info.name for info in listing.models) == ["a", "b"]
+    assert listing.problems == []
+
+
+def test_list_is_newest_first(store, result):
+    for name, created in (("old", "2024-01-01T00:00:00+00:00"), ("new", "2025-06-01T00:00:00+00:00")):
+        store.save(name, result)
+        rewrite_meta(store.path_of(name), created=created)
+    assert [info.name for info in store.list().models] == ["new", "old"]
+
+
+def rewrite_meta(path: Path, **changes) -> None:
+    """Copy the model file with its metadata entry changed."""
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(entries[META_ENTRY])
+    meta.update(changes)
+    entries[META_ENTRY] = json.dumps(meta).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+
+
+def test_overwrite(store, result):
+    store.save("run", result)
+    with pytest.raises(StoreError, match="already exists"):
+        store.save("run", dataclasses.replace(result, test_accuracy=0.25), overwrite=False)
+    assert store.info("run").test_accuracy == result.test_accuracy
+    store.save("run", dataclasses.replace(result, test_accuracy=0.25))
+    assert store.info("run").test_accuracy == 0.25
+
+
+def test_rename_and_delete(store, result):
+    store.save("first", result)
+    store.save("taken", result)
+    renamed = store.rename("first", "second")
+    assert renamed.name == "second"
+    assert not store.path_of("first").exists()
+    assert store.load("second").count_params() == 50_890
+    with pytest.raises(StoreError, match="already exists"):
+        store.rename("second", "taken")
+    with pytest.raises(StoreError, match="no saved model"):
+        store.rename("first", "third")
+    store.delete("second")
+    assert sorted(info.name for info in store.list().models) == ["taken"]
+    with pytest.raises(StoreError, match="no saved model"):
+        store.delete("second")
+    with pytest.raises(StoreError, match="no saved model"):
+        store.load("second")
+    with pytest.raises(StoreError, match="no saved model"):
+        store.info("second")
+
+
+BAD_NAMES = ["", "   ", "../escape", "a/b", ".hidden", "-dash", "trailing.", "x" * 65, "tab\tname"]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_bad_names_are_rejected(store, result, name):
+    with pytest.raises(StoreError, match="not a usable model name"):
+        store.save(name, result)
+    assert not store.folder.exists() or not any(store.folder.iterdir())
+
+
+def test_good_names_are_kept():
+    assert check_name("  lecture 2024-01_b.v2  ") == "lecture 2024-01_b.v2"
+    assert check_name("x" * 64) == "x" * 64
+
+
+def test_unique_name(store, result):
+    assert store.unique_name("lecture") == "lecture"
+    store.save("lecture", result)
+    assert store.unique_name("lecture") == "lecture-2"
+    store.save("lecture-2", result)
+    assert store.unique_name("lecture") == "lecture-3"
+
+
+def test_a_crash_in_the_middle_of_a_save_keeps_the_earlier_version(store, result, monkeypatch):
+    store.save("precious", result)
+    before = store.path_of("precious").read_bytes()
+    temporaries = []
+
+    def crash(source, target):
+        temporaries.append(Path(source))
+        assert Path(source).stat().st_size > 0  # the new version was written, but not yet moved in
+        raise OSError("disk unplugged")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk unplugged"):
+        store.save("precious", dataclasses.replace(result, test_accuracy=0.01))
+    monkeypatch.undo()
+    assert temporaries and temporaries[0].parent == store.folder
+    assert store.path_of("precious").read_bytes() == before
+    assert store.info("precious").test_accuracy == result.test_accuracy
+    assert sorted(path.name for path in store.folder.iterdir()) == ["precious.keras"]  # no temp file left
+
+
+def test_a_killed_save_leaves_only_a_hidden_temp_file_that_is_ignored(store, result):
+    store.save("kept", result)
+    (store.folder / ".kept-abc123.keras").write_bytes(b"half a zip")
+    listing = store.list()
+    assert [info.name for info in listing.models] == ["kept"]
+    assert listing.problems == []
+
+
+def test_corrupt_and_foreign_files_are_reported_and_skipped(store, result):
+    import keras
+
+    store.save("good", result)
+    (store.folder / "garbage.keras").write_bytes(os.urandom(500))
+    with zipfile.ZipFile(store.folder / "foreign.keras", "w") as archive:
+        archive.writestr("config.json", "{}")
+    build_model(preset("lecture")).save(store.folder / "plain-keras.keras")  # saved by Keras, not by this tool
+    with zipfile.ZipFile(store.folder / "bad-config.keras", "w") as archive:
+        archive.writestr(META_ENTRY, json.dumps({**meta_of(result), "config": {"batch_size": 0}}))
+    with zipfile.ZipFile(store.folder / "bad-json.keras", "w") as archive:
+        archive.writestr(META_ENTRY, "{not json")
+    (store.folder / "folder.keras").mkdir()
+    (store.folder / "notes.txt").write_text("not a model, and not a .keras file either")
+    assert keras.saving.load_model(store.folder / "plain-keras.keras") is not None
+
+    listing = store.list()
+    assert [info.name for info in listing.models] == ["good"]
+    problems = dict(listing.problems)
+    assert set(problems) == {
+        "garbage.keras", "foreign.keras", "plain-keras.keras", "bad-config.keras", "bad-json.keras", "folder.keras",
+    }
+    assert "not saved by this tool" in problems["foreign.keras"]
+    assert "not saved by this tool" in problems["plain-keras.keras"]
+    assert "batch_size" in problems["bad-config.keras"]
+    with pytest.raises(StoreError, match="garbage.keras"):
+        store.info("garbage")
+
+
+def test_metadata_without_a_model_fails_to_load_with_a_store_error(store, result):
+    store.folder.mkdir(parents=True)
+    with zipfile.ZipFile(store.folder / "hollow.keras", "w") as archive:
+        archive.writestr(META_ENTRY, json.dumps(meta_of(result)))
+    assert store.info("hollow").test_accuracy == 0.5  # it lists fine...
+    with pytest.raises(StoreError, match="hollow.keras could not be loaded"):
+        store.load("hollow")  # ...but is no model
+
+
+def test_loading_uses_keras_safe_mode(store, result, monkeypatch):
+    import keras
+
+    calls = []
+    real_load = keras.saving.load_model
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(keras.saving, "load_model", spy)
+    store.save("safe", result)
+    store.load("safe")
+    assert len(calls) == 1 and calls[0].get("safe_mode") is True
+
+
+def test_safe_mode_refuses_a_model_that_carries_code(store, result):
+    """A Lambda layer stores Python bytecode; safe mode must not run it."""
+    import keras
+
+    inputs = keras.Input(shape=(28, 28))
+    flat = keras.layers.Lambda(lambda x: keras.ops.reshape(x, (-1, 784)), output_shape=(784,))(inputs)
+    outputs = keras.layers.Dense(10)(flat)
+    store.folder.mkdir(parents=True)
+    path = store.folder / "lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(META_ENTRY, json.dumps(meta_of(result)))
+    assert [info.name for info in store.list().models] == ["lambda"]
+    assert keras.saving.load_model(path, safe_mode=False) is not None  # it is a loadable model...
+    with pytest.raises(StoreError, match="could not be loaded.*arbitrary code"):
+        store.load("lambda")  # ...that the store will not run
+
+
+def test_default_folder(monkeypatch, private_models_dir):
+    assert ModelStore().folder == private_models_dir  # MNIST_MODELS_DIR
+    monkeypatch.delenv(store_module.MODELS_DIR_VARIABLE)
+    assert ModelStore().folder == Path("models")
+    assert ModelStore(private_models_dir / "elsewhere").folder == private_models_dir / "elsewhere"
+
+
+def test_listing_a_missing_folder_is_empty(tmp_path):
+    listing = ModelStore(tmp_path / "never-created").list()
+    assert listing.models == [] and listing.problems == []
+
+
+def test_listing_does_not_import_tensorflow(store, result):
+    store.save("listed", result)
+    code = (
+        "import sys; from core.store import ModelStore; "
+        f"names = [info.name for info in ModelStore({str(store.folder)!r}).list().models]; "
+        "print(names, 'tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == "['listed'] False False"

@@ -1,0 +1,195 @@
+"""core.training: the fast loop on tiny synthetic digits, and the background job the dashboard polls."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+
+import numpy as np
+import pytest
+
+from conftest import make_tiny_data
+from core.models import preset
+from core.predict import predict_proba
+from core.training import Progress, TrainingDiverged, TrainingJob, train
+
+# A deep ReLU network at the highest allowed learning rate: its loss overflows within a few steps.
+DIVERGING = dict(activation="relu", hidden_units=(128, 128, 128, 128), learning_rate=10.0, epochs=3)
+
+
+def quick(**changes):
+    """The lecture preset, shortened for tiny data."""
+    return preset("lecture").replace(**{"epochs": 2, **changes})
+
+
+def wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_one_loss_per_batch_and_high_accuracy(tiny_data):
+    result = train(quick(), tiny_data)
+    steps_per_epoch = len(tiny_data.x_train) // 32
+    assert result.steps == len(result.batch_losses) == 2 * steps_per_epoch
+    assert all(math.isfinite(loss) for loss in result.batch_losses)
+    assert np.mean(result.batch_losses[-3:]) < np.mean(result.batch_losses[:3])
+    assert result.train_accuracy >= 0.95
+    assert result.test_accuracy >= 0.9
+    assert result.wall_seconds > 0 and result.samples_per_second > 0
+    assert result.data_description == tiny_data.description
+    assert not result.stopped
+
+
+def test_epoch_history_without_validation(tiny_data):
+    result = train(quick(epochs=3), tiny_data)
+    assert [record.epoch for record in result.epoch_history] == [1, 2, 3]
+    steps_per_epoch = result.steps // 3
+    for record in result.epoch_history:
+        epoch_losses = result.batch_losses[(record.epoch - 1) * steps_per_epoch: record.epoch * steps_per_epoch]
+        assert record.train_loss == pytest.approx(np.mean(epoch_losses))
+        assert 0 <= record.train_accuracy <= 1
+        assert record.val_loss is None and record.val_accuracy is None
+
+
+def test_validation_split_holds_out_digits_and_reports_them(tiny_data):
+    result = train(quick(validation_split=0.2), tiny_data)
+    assert result.steps == 2 * (240 // 32)  # 60 of the 300 digits are held out
+    for record in result.epoch_history:
+        assert record.val_loss is not None and record.val_loss > 0
+        assert 0 <= record.val_accuracy <= 1
+    assert result.epoch_history[-1].val_accuracy >= 0.8
+
+
+def test_on_progress_reports_every_chunk_in_order(tiny_data):
+    seen: list[Progress] = []
+    result = train(quick(), tiny_data, on_progress=seen.append)
+    training = [progress for progress in seen if progress.state == "training"]
+    steps = [progress.step for progress in training]
+    assert steps == sorted(steps) and steps[-1] == result.steps
+    assert all(len(progress.batch_losses) == progress.step for progress in training)
+    assert training[-1].total_steps == result.steps and training[-1].fraction == 1.0
+    assert training[-1].samples_per_second > 0 and training[-1].eta_seconds == pytest.approx(0.0)
+    assert len(training[-1].epoch_history) == 2
+    assert seen[-1].state == "evaluating"
+
+
+def test_should_stop_ends_early_and_keeps_a_usable_model(tiny_data):
+    config = quick(epochs=5)
+    result = train(config, tiny_data, should_stop=lambda: True)
+    assert result.stopped
+    assert 0 < result.steps < 5 * (300 // 32)
+    assert len(result.batch_losses) == result.steps
+    assert result.epoch_history == []  # no epoch was completed
+    probabilities = predict_proba(result.model, tiny_data.x_test[:4])
+    assert probabilities.shape == (4, 10)
+    assert 0 <= result.test_accuracy <= 1
+
+
+def test_same_seed_same_run_other_seed_other_run(tiny_data):
+    first = train(quick(), tiny_data)
+    again = train(quick(), tiny_data)
+    other = train(quick(seed=1), tiny_data)
+    assert first.batch_losses == again.batch_losses
+    assert first.test_accuracy == again.test_accuracy
+    assert other.batch_losses != first.batch_losses
+
+
+def test_a_diverging_run_stops_with_a_message(tiny_data):
+    seen: list[Progress] = []
+    with pytest.raises(TrainingDiverged) as caught:
+        train(quick(**DIVERGING), tiny_data, on_progress=seen.append)
+    message = str(caught.value)
+    assert "NaN or infinite" in message
+    assert "learning rate 10" in message and "lower" in message
+    step = int(re.search(r"at step (\d+)", message).group(1))
+    reported = max((progress.step for progress in seen), default=0)
+    assert step > reported  # every loss handed out before the blow-up was finite
+    assert step < 3 * (300 // 32)  # it stopped at once, not at the end of the run
+
+
+def test_whole_number_learning_rate_trains(tiny_data):
+    """A form or JSON gives 1, not 1.0; Keras' optimizers refuse an int."""
+    result = train(quick(learning_rate=1, epochs=1), tiny_data)
+    assert result.steps == 300 // 32
+
+
+@pytest.mark.parametrize("changes", [
+    dict(optimizer="momentum", lr_schedule="cosine", learning_rate=0.05),
+    dict(optimizer="adam", lr_schedule="one-cycle", learning_rate=0.01, activation="relu", dropout=0.1),
+], ids=["momentum-cosine", "adam-one-cycle"])
+def test_other_optimizers_and_schedules_learn(tiny_data, changes):
+    assert train(quick(epochs=3, **changes), tiny_data).test_accuracy >= 0.8
+
+
+def test_batch_larger_than_the_data_is_a_value_error(tiny_data):
+    with pytest.raises(ValueError, match="batch_size"):
+        train(quick(batch_size=512), tiny_data)
+
+
+def test_job_runs_to_the_end_and_publishes_the_result(tiny_data):
+    job = TrainingJob(quick(), tiny_data).start()
+    assert wait_for(lambda: job.snapshot().done, 60)
+    job.join(5)
+    progress = job.snapshot()
+    assert progress.state == "finished" and not progress.stopped
+    assert job.result is not None and not job.running
+    assert progress.step == job.result.steps == len(progress.batch_losses)
+    assert progress.test_accuracy == job.result.test_accuracy
+    assert progress.train_accuracy == job.result.train_accuracy
+    assert progress.fraction == 1.0 and progress.eta_seconds == 0.0
+
+
+def test_job_stop_is_honoured_within_a_second():
+    data = make_tiny_data(train=2000, test=100)
+    job = TrainingJob(quick(epochs=500), data)  # far more steps than the test waits for
+    snapshots: list[Progress] = []
+    job.start()
+    try:
+        assert wait_for(lambda: job.snapshot().step > 0, 60)
+        for _ in range(20):  # polled like a page does, while the worker trains
+            snapshots.append(job.snapshot())
+            time.sleep(0.005)
+        asked = time.monotonic()
+        job.stop()
+        wait_for(lambda: job.snapshot().state != "training", 10)
+        left_training = time.monotonic() - asked
+        assert wait_for(lambda: job.snapshot().done, 30)
+    finally:
+        job.stop()
+        job.join(30)
+    assert left_training < 2.0  # the issue asks for 1 s; the slack is for a busy CPU
+    for snapshot in snapshots:
+        assert len(snapshot.batch_losses) == snapshot.step  # each snapshot is consistent in itself
+    progress = job.snapshot()
+    assert progress.state == "stopped" and progress.stopped
+    assert progress.step < progress.total_steps
+    assert predict_proba(job.result.model, data.x_test[:3]).shape == (3, 10)
+
+
+def test_a_failed_job_shows_its_message(tiny_data):
+    job = TrainingJob(quick(batch_size=512), tiny_data).start()
+    assert wait_for(lambda: job.snapshot().done, 60)
+    progress = job.snapshot()
+    assert progress.state == "failed"
+    assert "batch_size 512" in progress.message
+    assert job.result is None
+
+
+def test_a_diverging_job_fails_with_the_divergence_message(tiny_data):
+    job = TrainingJob(quick(**DIVERGING), tiny_data).start()
+    assert wait_for(lambda: job.snapshot().done, 60)
+    progress = job.snapshot()
+    assert progress.state == "failed"
+    assert "diverged" in progress.message and "learning rate" in progress.message
+
+
+def test_job_refuses_an_invalid_config(tiny_data):
+    config = quick()
+    config.epochs = 0
+    with pytest.raises(ValueError, match="epochs"):
+        TrainingJob(config, tiny_data)
