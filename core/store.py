@@ -147,9 +147,11 @@ class ModelStore:
 
     def unique_name(self, base: str) -> str:
         """``base``, or ``base-2``, ``base-3``... whichever is not taken yet."""
-        name, counter = check_name(base), 2
+        base = check_name(base)
+        name, counter = base, 2
         while self.path_of(name).exists():
-            name, counter = f"{base}-{counter}", counter + 1
+            suffix = f"-{counter}"
+            name, counter = base[: 64 - len(suffix)] + suffix, counter + 1
         return name
 
     def _info(self, path: Path) -> ModelInfo:

@@ -58,6 +58,7 @@ class Progress:
     train_accuracy: float | None = None
     test_accuracy: float | None = None
     message: str = ""
+    saved_as: str = ""  # the store name of the finished model, when the job saves it
 
     @property
     def done(self) -> bool:
@@ -125,6 +126,7 @@ def train(
     progress = Progress(state="training", total_steps=total_steps, epochs=config.epochs)
     chunk = 4
     trained_seconds = 0.0
+    compile_steps, compile_seconds = 0, 0.0  # the first chunk also traces the function: keep it out of speed
     stopped = False
     for epoch in range(1, config.epochs + 1):
         order = rng.permutation(len(train_images))[: steps_per_epoch * config.batch_size]
@@ -144,8 +146,13 @@ def train(
             batch_losses.extend(losses)
             epoch_correct += int(correct)
             done_in_epoch += count
-            chunk = max(1, min(MAX_CHUNK_STEPS, round(CHUNK_SECONDS * count / max(chunk_seconds, 1e-6))))
-            speed = len(batch_losses) * config.batch_size / max(trained_seconds, 1e-9)
+            if not compile_steps:
+                compile_steps, compile_seconds = count, chunk_seconds
+            else:
+                chunk = max(1, min(MAX_CHUNK_STEPS, round(CHUNK_SECONDS * count / max(chunk_seconds, 1e-6))))
+            warm_steps = len(batch_losses) - compile_steps
+            speed = (warm_steps if warm_steps else len(batch_losses)) * config.batch_size / max(
+                trained_seconds - compile_seconds if warm_steps else trained_seconds, 1e-9)
             progress = replace(
                 progress, step=len(batch_losses), epoch=epoch, batch_losses=tuple(batch_losses),
                 elapsed_seconds=time.perf_counter() - started, samples_per_second=speed,
@@ -185,13 +192,17 @@ class TrainingJob:
     """Runs ``train`` on a background thread; a page polls ``snapshot()``.
 
     The worker never touches the UI: it only replaces one immutable Progress
-    under a lock, and the page reads it whenever it likes.
+    under a lock, and the page reads it whenever it likes. Given a ModelStore,
+    the worker also saves the finished (or stopped) model under a free name
+    based on ``save_name``, so the model is kept even if nobody is watching.
     """
 
-    def __init__(self, config: TrainConfig, data: MnistData):
+    def __init__(self, config: TrainConfig, data: MnistData, store=None, save_name: str = "model"):
         config.validate()
         self.config = config
         self.data = data
+        self.store = store
+        self.save_name = save_name
         self.result: TrainingResult | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -232,11 +243,26 @@ class TrainingJob:
                                   message=f"Training failed: {type(error).__name__}: {error}"))
             return
         self.result = result
+        saved_as, message = self._save(result)
         self._publish(replace(
             self.snapshot(), state="stopped" if result.stopped else "finished",
             train_accuracy=result.train_accuracy, test_accuracy=result.test_accuracy,
-            elapsed_seconds=result.wall_seconds, eta_seconds=0.0,
+            elapsed_seconds=result.wall_seconds, eta_seconds=0.0, saved_as=saved_as, message=message,
         ))
+
+    def _save(self, result: TrainingResult) -> tuple[str, str]:
+        """(saved name, "") or ("", why saving failed); nothing to do without a store."""
+        from core.store import StoreError
+
+        if self.store is None:
+            return "", ""
+        problem = None
+        for _ in range(3):  # another session may take the same free name between the two calls
+            try:
+                return self.store.save(self.store.unique_name(self.save_name), result, overwrite=False).name, ""
+            except (StoreError, OSError) as error:
+                problem = error
+        return "", f"The model could not be saved: {problem}. Check that {self.store.folder} is writable."
 
 
 def _split_validation(data: MnistData, fraction: float):

@@ -35,6 +35,6 @@ def load_upload(files: Sequence[tuple[str, bytes]]) -> MnistData:
         for name, (_, content) in zip(names, files):
             (folder / name).write_bytes(content)
         try:
-            return load_file(folder / names[0] if single_npz else folder)
+            return load_file(folder / names[0] if single_npz else folder, cache=False)
         except DataError as error:
             raise DataError(str(error).replace(f"{temporary}/", "")) from None

@@ -171,9 +171,9 @@ def job() -> TrainingJob | None:
 
 
 def start_training(config: TrainConfig) -> None:
-    """Start this session's run on a background thread; the page polls it."""
+    """Start this session's run on a background thread; the page polls it, and the job saves the model."""
     _, data = dataset()
-    new_job = TrainingJob(config, data).start()
+    new_job = TrainingJob(config, data, store=ModelStore(), save_name=default_model_name(config)).start()
     st.session_state[JOB] = new_job
     st.session_state[CURVE] = None
     st.session_state.pop(SAVED, None)
@@ -190,25 +190,18 @@ def loss_curve(progress) -> LossCurve:
 
 
 def collect_finished_run() -> None:
-    """Save this session's finished run to the store, once, whichever page is open when it ends."""
+    """Note, once, the name this session's finished run was saved under and make it the active model."""
     current = job()
-    if current is None or current.result is None or not current.snapshot().done or SAVED in st.session_state:
+    if current is None or SAVED in st.session_state:
         return
-    store = ModelStore()
-    base = default_model_name(current.result.config)
-    for _ in range(3):  # another session may take the same name between unique_name and save
-        try:
-            info = store.save(store.unique_name(base), current.result, overwrite=False)
-            break
-        except (StoreError, OSError, ValueError) as error:
-            problem = error
+    progress = current.snapshot()
+    if not progress.done or progress.state == "failed":
+        return
+    st.session_state[SAVED] = progress.saved_as
+    if progress.saved_as:
+        st.session_state[ACTIVE_MODEL] = progress.saved_as
     else:
-        st.session_state[SAVED] = ""
-        st.session_state[SAVE_ERROR] = (f"The model could not be saved: {problem}. "
-                                        f"Check that {store.folder} is writable.")
-        return
-    st.session_state[SAVED] = info.name
-    st.session_state[ACTIVE_MODEL] = info.name
+        st.session_state[SAVE_ERROR] = progress.message
 
 
 def sidebar() -> None:

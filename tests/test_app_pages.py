@@ -145,7 +145,7 @@ def test_a_bad_upload_shows_the_message_and_keeps_the_digits(tiny_npz):
     at.run()
     assert not at.exception
     message = " ".join(texts(at.error))
-    assert message.startswith("broken.npz: not a readable npz file") and "have not changed" in message
+    assert message.startswith("broken.npz: not an npz file") and "have not changed" in message
     assert "from tiny_mnist.npz" in " ".join(texts(at.sidebar.markdown))
 
 

@@ -111,7 +111,8 @@ def test_editing_the_form_rewrites_the_link(tiny_npz):
     assert at.query_params == {"preset": "lecture", "activation": "relu", "lr": "0.1"}
     at.selectbox(key="train_preset").set_value("cnn").run()  # a preset replaces every field
     assert at.query_params == {"preset": "cnn"}
-    assert at.text_input(key="train_conv_filters").value == "32, 64"
+    filters = ", ".join(str(count) for count in preset("cnn").conv_filters)
+    assert at.text_input(key="train_conv_filters").value == filters
 
 
 def test_the_form_survives_a_visit_to_another_page(tiny_npz):

@@ -34,7 +34,7 @@ def page(app):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab = browser.new_page(viewport={"width": 1400, "height": 1800})  # tall: the pages scroll inside
         yield tab
         browser.close()
 
@@ -46,9 +46,10 @@ def open_page(page, base_url: str, slug: str, query: str = "") -> None:
 
 
 def wait_until_idle(page, timeout: float = 60_000) -> None:
-    """Wait for the script run to finish (the running indicator goes away)."""
+    """Wait for the script run to finish (the running indicator goes away) and every chart to be drawn."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stStatusWidgetRunningIcon\"]')",
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stStatusWidgetRunningIcon\"]')"
+        " && [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')].every(c => c.querySelector('.main-svg'))",
         timeout=timeout,
     )
 
@@ -95,9 +96,16 @@ def test_draw_a_digit_and_see_the_prediction(app, page):
     metric.wait_for(timeout=60_000)
     value = metric.locator('[data-testid="stMetricValue"]').inner_text()
     assert re.match(r"^\d", value.strip()), f"prediction metric shows {value!r}"
+    page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=30_000)  # the ten bars
+    page.get_by_text("What the model sees").wait_for(timeout=30_000)
+    wait_until_idle(page)
     assert_no_error(page)
     page.screenshot(path=str(ARTIFACTS / "draw.png"), full_page=True)
-    for slug in ("evaluate", "models", "digits"):
+    # With a model saved, the other pages show their full content.
+    for slug, content in (("evaluate", "The lecture's first five test digits"), ("models", "Loss curves to compare"),
+                          ("digits", "The average digit of each class")):
         open_page(page, app, slug)
+        page.get_by_text(content).first.wait_for(timeout=120_000)
+        wait_until_idle(page)
         assert_no_error(page)
         page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)

@@ -122,7 +122,7 @@ def test_list_shows_models_and_reports_a_broken_file(workspace, tmp_path):
 
 ERRORS = {
     "missing data file": (["train", "--data", "{folder}/absent.npz"], "absent.npz"),
-    "data file not an npz": (["train", "--data", "{folder}/notes.npz"], "not a readable npz"),
+    "data file not an npz": (["train", "--data", "{folder}/notes.npz"], "not an npz file"),
     "zero epochs": (["train", "--epochs", "0", "--data", "{data}"], "epochs"),
     "negative learning rate": (["train", "--lr", "-1", "--data", "{data}"], "learning_rate"),
     "zero batch size": (["train", "--batch-size", "0", "--data", "{data}"], "batch_size"),

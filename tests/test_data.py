@@ -147,7 +147,7 @@ def test_missing_file(tmp_path):
 def test_text_file_is_not_an_npz(tmp_path):
     path = tmp_path / "notes.npz"
     path.write_text("these are not digits\n")
-    expect_data_error(path, "not a readable npz")
+    expect_data_error(path, "not an npz file")
 
 
 def test_single_npy_array_is_not_an_npz(tmp_path):

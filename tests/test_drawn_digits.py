@@ -67,12 +67,14 @@ def test_a_drawing_is_an_rgba_canvas_with_the_digit_where_and_as_big_as_its_stro
 
 
 def test_the_strokes_are_as_wide_as_the_pen():
+    # Within a pixel or two: the centre line found by thinning can sit half a 4x pixel
+    # off the middle of the digit's own shape, and the ink is the union of both.
     rng = np.random.default_rng(1)
     for _ in range(8):
         drawing, stroke = draw(ring_digit(), rng)
         ink = drawing[..., 3] if stroke.background == "transparent" else np.abs(
             drawing[..., 0].astype(int) - drawing[0, 0, 0])
-        assert stroke_width(ink > 127) == pytest.approx(stroke.pen, rel=0.2, abs=1.5)
+        assert stroke_width(ink > 127) == pytest.approx(stroke.pen, rel=0.15, abs=2.5)
 
 
 def test_backgrounds_are_what_they_say():

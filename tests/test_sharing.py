@@ -65,5 +65,5 @@ def test_model_names_say_what_was_trained():
     assert default_model_name(preset("lecture")) == "lecture"
     assert default_model_name(preset("cnn")) == "cnn"
     assert default_model_name(preset("lecture").replace(epochs=3)) == "mlp-64-tanh-sgd-3ep"
-    assert default_model_name(preset("cnn").replace(epochs=2)) == "cnn-32x64-relu-adam-2ep"
+    assert default_model_name(preset("cnn").replace(epochs=2, conv_filters=(32, 64))) == "cnn-32x64-relu-adam-2ep"
     assert default_model_name(preset("lecture").replace(hidden_units=())) == "mlp-linear-tanh-sgd-5ep"

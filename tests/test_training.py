@@ -144,6 +144,30 @@ def test_job_runs_to_the_end_and_publishes_the_result(tiny_data):
     assert progress.fraction == 1.0 and progress.eta_seconds == 0.0
 
 
+def test_job_saves_its_model_itself_under_a_free_name(tiny_data, tmp_path):
+    from core.store import ModelStore
+
+    store = ModelStore(tmp_path / "store")
+    first = TrainingJob(quick(), tiny_data, store=store, save_name="lecture").start()
+    assert wait_for(lambda: first.snapshot().done, 60)
+    second = TrainingJob(quick(seed=1), tiny_data, store=store, save_name="lecture").start()
+    assert wait_for(lambda: second.snapshot().done, 60)
+    assert (first.snapshot().saved_as, second.snapshot().saved_as) == ("lecture", "lecture-2")
+    assert store.info("lecture-2").test_accuracy == second.snapshot().test_accuracy
+
+
+def test_job_reports_a_failed_save_and_keeps_the_result(tiny_data, tmp_path):
+    from core.store import ModelStore
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the models folder should be")
+    job = TrainingJob(quick(), tiny_data, store=ModelStore(blocker), save_name="lecture").start()
+    assert wait_for(lambda: job.snapshot().done, 60)
+    progress = job.snapshot()
+    assert progress.state == "finished" and progress.saved_as == ""
+    assert progress.message.startswith("The model could not be saved") and job.result is not None
+
+
 def test_job_stop_is_honoured_within_a_second():
     data = make_tiny_data(train=2000, test=100)
     job = TrainingJob(quick(epochs=500), data)  # far more steps than the test waits for
