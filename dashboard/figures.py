@@ -62,16 +62,6 @@ def loss_overlay(curves: dict[str, LossCurve]) -> go.Figure:
     return _layout(figure, 380, xaxis_title="step (batch)", yaxis=dict(title="smoothed loss", rangemode="tozero"))
 
 
-def pixel_heatmap(image: np.ndarray) -> go.Figure:
-    """A (28, 28) uint8 digit with every pixel value written in its cell, like print(X_train[0])."""
-    figure = go.Figure(go.Heatmap(
-        z=image, text=image, texttemplate="%{text}", textfont=dict(size=8), colorscale="gray_r",
-        zmin=0, zmax=255, showscale=False, hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
-    ))
-    return _layout(figure, 640, yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
-                   xaxis=dict(constrain="domain"))
-
-
 def probability_bars(probabilities: np.ndarray) -> go.Figure:
     """(10,) probabilities as bars, the top guess highlighted."""
     colors = [ACCURACY_COLOR if digit == int(np.argmax(probabilities)) else SMOOTH_COLOR for digit in range(10)]

@@ -12,7 +12,8 @@ from browser import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, ROOT, chromium_availa
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "artifacts"
-PAGES = {"digits": "Digits", "train": "Train", "evaluate": "Evaluate", "draw": "Draw", "models": "Models"}
+# URL path -> title; Digits is the default page, served at the root.
+PAGES = {"": "Digits", "train": "Train", "evaluate": "Evaluate", "draw": "Draw", "models": "Models"}
 
 if not chromium_available():
     if os.environ.get("E2E_REQUIRED"):
@@ -56,6 +57,7 @@ def wait_until_idle(page, timeout: float = 60_000) -> None:
 
 def assert_no_error(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, "a traceback reached the page"
+    assert "Page not found" not in page.inner_text("body")
     assert "Traceback" not in page.inner_text("body")
 
 
@@ -64,7 +66,7 @@ def test_every_page_opens(app, page):
         open_page(page, app, slug)
         assert title in page.inner_text('[data-testid="stMain"] h1')
         assert_no_error(page)
-        page.screenshot(path=str(ARTIFACTS / f"{slug}-empty.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"{title.lower()}-empty.png"), full_page=True)
 
 
 def test_train_one_epoch_shows_chart_and_accuracy(app, page):
@@ -103,9 +105,9 @@ def test_draw_a_digit_and_see_the_prediction(app, page):
     page.screenshot(path=str(ARTIFACTS / "draw.png"), full_page=True)
     # With a model saved, the other pages show their full content.
     for slug, content in (("evaluate", "The lecture's first five test digits"), ("models", "Loss curves to compare"),
-                          ("digits", "The average digit of each class")):
+                          ("", "The average digit of each class")):
         open_page(page, app, slug)
         page.get_by_text(content).first.wait_for(timeout=120_000)
         wait_until_idle(page)
         assert_no_error(page)
-        page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"{slug or 'digits'}.png"), full_page=True)

@@ -4,7 +4,8 @@ import numpy as np
 import streamlit as st
 
 from core.data import one_hot
-from dashboard import common, figures
+from dashboard import common
+from dashboard.html_blocks import bar_chart_html, gallery_html, pixel_table_html
 
 UPLOAD_ERROR = "digits_upload_error"
 UPLOAD_ROUND = "digits_upload_round"  # part of the uploader's key: each upload starts from an empty uploader
@@ -49,9 +50,8 @@ buttons[1].button("In order", on_click=shuffle, args=(None,), disabled=seed is N
 shown = [int(index) for index in pool[(page - 1) * side**2: page * side**2]]
 if not shown:
     st.info(f"No {wanted}s in the {split} set.")
-for row in range(0, len(shown), side):
-    for column, index in zip(st.columns(side), shown[row: row + side]):
-        column.image(common.enlarge(images[index]), caption=f"{labels[index]}", width=max(84, 336 // side))
+st.html(gallery_html([images[index] for index in shown], [str(labels[index]) for index in shown],
+                     columns=side, size=max(56, 420 // side)))
 if len(shown) == side**2:
     lecture_call = f"print(y_{split}[:{side * side}].reshape([{side},{side}]))"
     st.caption(f"The labels, as the lecture prints them with {lecture_call}:")
@@ -62,18 +62,17 @@ if shown:
     index = st.selectbox("Digit to inspect", shown, key="digits_pick",
                          format_func=lambda i: f"#{i} in the {split} set: a {labels[i]}")
     heatmap, label_column = st.columns([2, 1])
-    heatmap.plotly_chart(figures.pixel_heatmap(images[index]), key="digits_heatmap")
+    heatmap.html(pixel_table_html(images[index]))
     label_column.metric("Label", int(labels[index]))
     label_column.caption("One-hot, as the network is taught it:")
     label_column.code(str(one_hot(labels[index: index + 1])[0]), language=None)
 
 st.subheader("How many of each digit")
 counts = np.bincount(labels, minlength=10)
-st.bar_chart({"digits": counts}, x_label="digit", y_label=f"digits in the {split} set")
+st.html(bar_chart_html(counts.tolist(), [str(digit) for digit in range(10)]))
 st.caption("The average digit of each class:")
 means = common.class_means(key, split, images, labels)
-for digit, column in enumerate(st.columns(10)):
-    column.image(common.enlarge(means[digit] / 255.0), caption=str(digit), width="stretch")
+st.html(gallery_html(means / 255.0, [str(digit) for digit in range(10)], columns=10, size=64))
 
 st.subheader("Use another data set")
 st.caption(f"Now: {data.description}.")

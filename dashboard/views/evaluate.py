@@ -5,6 +5,7 @@ import streamlit as st
 from core.evaluate import misclassified
 from core.store import StoreError
 from dashboard import common, figures
+from dashboard.html_blocks import gallery_html
 
 GALLERY = 24  # misclassified digits shown, most confidently wrong first
 
@@ -46,15 +47,15 @@ def main():
     if not len(wrong):
         st.success("Every test digit is classified right.")
     predictions = evaluation.predictions
-    for row in range(0, len(wrong), 8):
-        for column, index in zip(st.columns(8), wrong[row: row + 8]):
-            confidence = evaluation.test_probabilities[index, predictions[index]]
-            column.image(common.enlarge(data.x_test[index]), width="stretch",
-                         caption=f"true {data.y_test[index]}, predicted {predictions[index]} ({confidence:.0%})")
+    st.html(gallery_html(
+        [data.x_test[index] for index in wrong],
+        [f"true {data.y_test[index]}, said {predictions[index]} "
+         f"({evaluation.test_probabilities[index, predictions[index]]:.0%})" for index in wrong],
+        columns=8, size=96,
+    ))
 
     st.subheader("The lecture's first five test digits")
-    for column, index in zip(st.columns(5), range(min(5, len(data.x_test)))):
-        column.image(common.enlarge(data.x_test[index], 4), caption=f"a {data.y_test[index]}")
+    st.html(gallery_html(data.x_test[:5], [f"a {label}" for label in data.y_test[:5]], columns=5, size=112))
     st.plotly_chart(figures.probability_table(evaluation.test_probabilities[:5], data.y_test[:5].tolist()),
                     key="evaluate_first_five")
 
