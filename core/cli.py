@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from core.data import DataError, load_mnist
-from core.models import ACTIVATIONS, OPTIMIZERS, PRESETS, SCHEDULES, describe, preset
+from core.models import ACTIVATIONS, OPTIMIZERS, PRESETS, describe, preset
 from core.store import ModelStore, StoreError
 from core.training import TrainingDiverged
 

@@ -78,3 +78,21 @@ def full_mnist_path() -> Path:
     if not FULL_MNIST.is_file():
         pytest.skip(f"full MNIST not found at {FULL_MNIST}; set MNIST_PATH to run this test")
     return FULL_MNIST
+
+
+@pytest.fixture(scope="session")
+def tiny_result():
+    """One Lecture-preset model trained on the tiny digits, shared by every test that needs a saved model."""
+    from core.models import preset
+    from core.training import train
+
+    return train(preset("lecture").replace(epochs=2), make_tiny_data())
+
+
+@pytest.fixture
+def saved_model(tiny_result, private_models_dir) -> str:
+    """The name of that model, saved in this test's own models folder."""
+    from core.store import ModelStore
+
+    ModelStore().save("tiny-lecture", tiny_result)
+    return "tiny-lecture"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, make_tiny_data
+from conftest import ROOT
 from core.store import ModelStore
 from dashboard.drawing import BLANK_MESSAGE
 
@@ -17,20 +17,6 @@ APP = ROOT / "dashboard" / "app.py"
 def draw_page() -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     return at.switch_page("views/draw.py").run()
-
-
-@pytest.fixture(scope="module")
-def tiny_result():
-    from core.models import preset
-    from core.training import train
-
-    return train(preset("lecture").replace(epochs=2), make_tiny_data())
-
-
-@pytest.fixture
-def saved_model(tiny_result, private_models_dir) -> str:
-    ModelStore().save("tiny-lecture", tiny_result)
-    return "tiny-lecture"
 
 
 def test_a_blank_canvas_asks_for_a_digit_instead_of_guessing(tiny_npz, saved_model):

@@ -33,21 +33,6 @@ def texts(elements) -> list[str]:
     return [element.value for element in elements]
 
 
-@pytest.fixture(scope="module")
-def tiny_result():
-    """One model trained on the tiny digits, shared by the tests of this module (training is the slow part)."""
-    from core.models import preset
-    from core.training import train
-
-    return train(preset("lecture").replace(epochs=2), make_tiny_data())
-
-
-@pytest.fixture
-def saved_model(tiny_result, private_models_dir) -> str:
-    ModelStore().save("tiny-lecture", tiny_result)
-    return "tiny-lecture"
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_a_saved_model(tiny_npz, page):
     at = open_page(page)
