@@ -335,7 +335,7 @@ def fake_keras_download(monkeypatch, download):
 
     class Connection:
         def close(self):
-            pass
+            """A connection that was never opened has nothing to release."""
 
     monkeypatch.setattr(socket, "create_connection", lambda *args, **kwargs: Connection())
     monkeypatch.setattr(keras.datasets.mnist, "load_data", download)
