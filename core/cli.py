@@ -13,6 +13,7 @@ import numpy as np
 
 from core.data import DataError, load_mnist
 from core.models import ACTIVATIONS, OPTIMIZERS, PRESETS, describe, preset
+from core.sharing import parse_units
 from core.store import ModelStore, StoreError
 from core.training import TrainingDiverged
 
@@ -160,9 +161,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _units(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+        return parse_units(text, "--hidden")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _import_tensorflow_quietly() -> None:

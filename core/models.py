@@ -197,10 +197,17 @@ def build_model(config: TrainConfig):
 
 def describe(config: TrainConfig) -> str:
     """A one-line summary, e.g. 'mlp 784-64-10 tanh, sgd lr 0.5, batch 32, 5 epochs'."""
+    return f"{describe_network(config)} {config.activation}, {describe_training(config)}"
+
+
+def describe_network(config: TrainConfig) -> str:
+    """The layers, e.g. 'mlp 784-64-10' or 'cnn conv 16-32-64 dense 128-10'."""
+    dense = "-".join(str(units) for units in (*config.hidden_units, 10))
     if config.architecture == "mlp":
-        shape = "-".join(str(n) for n in (784, *config.hidden_units, 10))
-    else:
-        shape = "conv " + "-".join(str(n) for n in config.conv_filters) + " dense " + \
-            "-".join(str(n) for n in (*config.hidden_units, 10))
-    return (f"{config.architecture} {shape} {config.activation}, {config.optimizer} "
-            f"lr {config.learning_rate:g}, batch {config.batch_size}, {config.epochs} epochs")
+        return f"mlp 784-{dense}"
+    return f"cnn conv {'-'.join(str(filters) for filters in config.conv_filters)} dense {dense}"
+
+
+def describe_training(config: TrainConfig) -> str:
+    """How it is trained, e.g. 'sgd lr 0.5, batch 32, 5 epochs'."""
+    return f"{config.optimizer} lr {config.learning_rate:g}, batch {config.batch_size}, {config.epochs} epochs"

@@ -36,10 +36,11 @@ _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 def parse_units(text: str, what: str = "units") -> tuple[int, ...]:
     """'256, 128' (commas, spaces or x between) -> (256, 128); '' -> ()."""
-    parts = [part for part in re.split(r"[\s,x]+", str(text).strip()) if part]
-    if not all(part.isdigit() for part in parts):
+    text = str(text).strip()
+    # Numbers with one separator between each two: "64,x" or "64,,128" is a typo, not (64,) or (64, 128).
+    if text and not re.fullmatch(r"\d+(\s*(?:,|x|\s)\s*\d+)*", text):
         raise ValueError(f"{what}: {text!r} is not a list of whole numbers; write them like 256, 128")
-    return tuple(int(part) for part in parts)
+    return tuple(int(part) for part in re.findall(r"\d+", text))
 
 
 def format_units(units: tuple[int, ...], separator: str = ", ") -> str:

@@ -59,6 +59,9 @@ def test_units_are_read_the_way_people_write_them():
     assert format_units((256, 128)) == "256, 128"
     with pytest.raises(ValueError, match="Hidden layers: '64, lots'"):
         parse_units("64, lots", "Hidden layers")
+    for typo in ("64,x", "64,,128", "x"):  # a stray separator is a typo, never silently dropped
+        with pytest.raises(ValueError, match="not a list of whole numbers"):
+            parse_units(typo)
 
 
 def test_model_names_say_what_was_trained():

@@ -3,18 +3,11 @@
 import streamlit as st
 
 from core.charts import LossCurve, smoothing_for
+from core.models import describe_network, describe_training
 from core.store import ModelStore, StoreError
 from dashboard import common, figures
 
 MESSAGE = "models_message"  # (kind, text) left by the last rename or delete
-
-
-def shape(config) -> str:
-    """e.g. 'mlp 784-64-10' or 'cnn conv 32-64, dense 128-10'."""
-    dense = "-".join(str(units) for units in (*config.hidden_units, 10))
-    if config.architecture == "mlp":
-        return f"mlp 784-{dense}"
-    return f"cnn conv {'-'.join(str(filters) for filters in config.conv_filters)}, dense {dense}"
 
 
 def rename(name):
@@ -49,9 +42,8 @@ def main():
         st.info("No saved model yet: train one on the Train page.")
         return
     st.dataframe([{
-        "name": info.name, "architecture": shape(info.config),
-        "hyperparameters": f"{info.config.activation}, {info.config.optimizer} lr {info.config.learning_rate:g}, "
-                           f"batch {info.config.batch_size}, {info.config.epochs} epochs"
+        "name": info.name, "architecture": describe_network(info.config),
+        "hyperparameters": f"{info.config.activation}, {describe_training(info.config)}"
                            + (" (stopped early)" if info.stopped else ""),
         "test accuracy": info.test_accuracy, "train accuracy": info.train_accuracy,
         "training time (s)": info.training_seconds, "parameters": info.parameters,
