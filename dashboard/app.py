@@ -9,7 +9,9 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:  # so the pages can import core/ and dashboard/; this script reruns on every click
     sys.path.insert(0, ROOT)
 
-from dashboard import common  # noqa: E402
+from dashboard import keras_guard, sidebar  # noqa: E402
+
+keras_guard.keep_keras_state()
 
 # The pages live in views/, not pages/: a pages/ folder beside this script switches Streamlit into its
 # older folder-based mode for the first request a fresh server gets, which skips this script on a deep link.
@@ -21,5 +23,5 @@ page = st.navigation([
     st.Page("views/draw.py", title="Draw", icon=":material/brush:"),
     st.Page("views/models.py", title="Models", icon=":material/inventory_2:"),
 ])
-common.sidebar()
+sidebar.sidebar()
 page.run()

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from core.predict import predict_drawing
-from dashboard import common, figures
+from dashboard import figures, html_blocks
 
 BLANK_MESSAGE = "Draw a digit in the black square: the model reads it each time you lift the pen."
 
@@ -25,5 +25,5 @@ def show_prediction(model, image: np.ndarray | None) -> None:
     st.metric("Prediction", str(top), delta=f"{probabilities[top]:.1%} confident",
               delta_color="off", delta_arrow="off")
     st.plotly_chart(figures.probability_bars(probabilities), key="draw_probabilities")
-    st.image(common.enlarge(digit, 6), width=168,
+    st.image(html_blocks.enlarge(digit, 6), width=168,
              caption="What the model sees: 28×28, centred the way MNIST digits are")

@@ -40,13 +40,13 @@ def show_prediction_of_a_drawn_bar(blank: bool):
     """An app of one call: dashboard.drawing.show_prediction on a 280x280 RGBA canvas image."""
     import numpy as np
 
-    from dashboard import common, drawing
+    from dashboard import caches, drawing, session
 
     canvas = np.zeros((280, 280, 4), np.uint8)
     canvas[..., 3] = 255  # the canvas' black background is opaque
     if not blank:
         canvas[100:120, 40:240, :3] = 255  # a thick white bar, like the tiny set's digits
-    model = common.load_model(common.active_model())
+    model = caches.load_model(session.active_model())
     drawing.show_prediction(model, canvas)
 
 

@@ -1,5 +1,5 @@
 """Streamlit clears Keras' session after every script run; the dashboard switches that off (see
-dashboard/common.py). These tests fail loudly if a Streamlit upgrade moves the clean-up elsewhere."""
+dashboard/keras_guard.py). These tests fail loudly if a Streamlit upgrade moves the clean-up elsewhere."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ def test_after_a_script_run_keras_state_survives():
     import keras
     from streamlit.runtime.scriptrunner import script_runner
 
-    import dashboard.common  # noqa: F401  (importing it applies the switch)
+    from dashboard.keras_guard import keep_keras_state
+
+    keep_keras_state()
 
     keras.backend.clear_session()  # a known start: the next layer is called "dense"
     before = keras.layers.Dense(1).name

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core.data import one_hot
-from dashboard import common
+from dashboard import caches, session
 from dashboard.html_blocks import bar_chart_html, gallery_html, pixel_table_html
 
 UPLOAD_ERROR = "digits_upload_error"
@@ -19,17 +19,17 @@ def shuffle(seed):
 def uploaded(key):
     files = st.session_state[key]
     if files:
-        st.session_state[UPLOAD_ERROR] = common.use_upload(files)
+        st.session_state[UPLOAD_ERROR] = session.use_upload(files)
         st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1
 
 
 def back_to_default():
-    st.session_state.pop(common.UPLOADED, None)
+    session.forget_upload()
     st.session_state.pop(UPLOAD_ERROR, None)
 
 
 st.title("Digits")
-key, data = common.dataset()
+key, data = session.dataset()
 left, middle, right, last = st.columns(4)
 split = left.radio("Set", ["train", "test"], horizontal=True, key="digits_split")
 side = middle.slider("Grid size", 1, 10, 5, key="digits_side")
@@ -71,7 +71,7 @@ st.subheader("How many of each digit")
 counts = np.bincount(labels, minlength=10)
 st.html(bar_chart_html(counts.tolist(), [str(digit) for digit in range(10)]))
 st.caption("The average digit of each class:")
-means = common.class_means(key, split, images, labels)
+means = caches.class_means(key, split, images, labels)
 st.html(gallery_html(means / 255.0, [str(digit) for digit in range(10)], columns=10, size=64))
 
 st.subheader("Use another data set")
@@ -81,5 +81,5 @@ st.file_uploader("Upload an MNIST .npz file, or the four IDX files (.gz is fine)
                  accept_multiple_files=True, key=upload_key, on_change=uploaded, args=(upload_key,))
 if st.session_state.get(UPLOAD_ERROR):
     st.error(f"{st.session_state[UPLOAD_ERROR]} The digits in use have not changed.")
-if common.UPLOADED in st.session_state:
+if session.has_upload():
     st.button("Back to the default digits", on_click=back_to_default)

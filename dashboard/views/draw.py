@@ -5,7 +5,7 @@ import streamlit as st
 from core.models import preset
 from core.store import ModelStore, StoreError
 from core.training import TrainingDiverged, train
-from dashboard import common, drawing
+from dashboard import caches, drawing, session
 
 ROUND = "draw_round"  # part of the canvas key: a new key is a fresh, empty canvas
 
@@ -16,7 +16,7 @@ def clear():
 
 def train_lecture():
     """Train the lecture's network here and now (a few seconds on the full set), save it, make it active."""
-    _, data = common.dataset()
+    _, data = session.dataset()
     bar = st.progress(0.0, text="Starting TensorFlow...")
 
     def report(progress):
@@ -29,7 +29,7 @@ def train_lecture():
     except (ValueError, TrainingDiverged, StoreError, OSError) as error:
         st.error(f"Training the Lecture preset failed: {error}")
         return
-    st.session_state[common.ACTIVE_MODEL] = info.name
+    session.set_active_model(info.name)
     st.rerun()
 
 
@@ -51,14 +51,14 @@ def canvas_and_guess(model, pen_width: int):
 
 def main():
     st.title("Draw")
-    info = common.model_picker("draw_model")
+    info = session.model_picker("draw_model")
     if info is None:
         st.info("No model is saved yet. Train the lecture's network now: a few seconds on the full set.")
         if st.button("Train the Lecture preset", type="primary"):
             train_lecture()
         return
     try:
-        model = common.load_model(info)
+        model = caches.load_model(info)
     except StoreError as error:
         st.error(f"{error}. Pick another model, or train a new one on the Train page.")
         return

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.evaluate import misclassified
 from core.store import StoreError
-from dashboard import common, figures
+from dashboard import caches, figures, session
 from dashboard.html_blocks import gallery_html
 
 GALLERY = 24  # misclassified digits shown, most confidently wrong first
@@ -12,13 +12,13 @@ GALLERY = 24  # misclassified digits shown, most confidently wrong first
 
 def main():
     st.title("Evaluate")
-    info = common.model_picker("evaluate_model")
+    info = session.model_picker("evaluate_model")
     if info is None:
         st.info("No saved model yet: train one on the Train page, or with one click on the Draw page.")
         return
-    _, data = common.dataset()
+    data_key, data = session.dataset()
     try:
-        evaluation = common.evaluation(info)
+        evaluation = caches.evaluation(info, data_key, data)
     except (StoreError, ValueError) as error:
         st.error(f"{error}. Pick another model, or train a new one on the Train page.")
         return

@@ -5,7 +5,7 @@ import streamlit as st
 from core.charts import LossCurve, smoothing_for
 from core.models import describe_network, describe_training
 from core.store import ModelStore, StoreError
-from dashboard import common, figures
+from dashboard import caches, figures, session
 
 MESSAGE = "models_message"  # (kind, text) left by the last rename or delete
 
@@ -16,8 +16,8 @@ def rename(name):
     except (StoreError, OSError) as error:
         st.session_state[MESSAGE] = ("error", f"{error}.")
         return
-    if st.session_state.get(common.ACTIVE_MODEL) == name:
-        st.session_state[common.ACTIVE_MODEL] = new_name
+    if st.session_state.get(session.ACTIVE_MODEL) == name:
+        session.set_active_model(new_name)
     st.session_state[MESSAGE] = ("success", f"Renamed {name} to {new_name}.")
 
 
@@ -32,7 +32,7 @@ def delete(name):
 
 def main():
     st.title("Models")
-    listing = common.saved_models()
+    listing = caches.saved_models()
     for file, why in listing.problems:
         st.warning(f"{file} is skipped: {why}")
     kind, text = st.session_state.pop(MESSAGE, (None, None))

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.lecture import memorize_five, untrained_probabilities
 from core.store import ModelStore, StoreError
-from dashboard import common, figures, train_form
+from dashboard import figures, session, train_form
 
 REFRESH_SECONDS = 0.4  # the live chart redraws at least twice a second
 START_ERROR = "train_start_error"
@@ -17,8 +17,8 @@ def start():
         st.session_state[START_ERROR] = f"{error}. Fix it in the form, then press Start again."
         return
     st.session_state.pop(START_ERROR, None)
-    if common.job() is None or common.job().snapshot().done:
-        common.start_training(config)
+    if not session.training_running():
+        session.start_training(config)
 
 
 def rename(old_name):
@@ -26,10 +26,11 @@ def rename(old_name):
     try:
         ModelStore().rename(old_name, new_name)
     except (StoreError, OSError) as error:
-        st.session_state[common.SAVE_ERROR] = f"{error}."
+        st.session_state[session.SAVE_ERROR] = f"{error}."
         return
-    st.session_state[common.SAVED] = st.session_state[common.ACTIVE_MODEL] = new_name.strip()
-    st.session_state.pop(common.SAVE_ERROR, None)
+    st.session_state[session.SAVED] = new_name.strip()
+    session.set_active_model(new_name.strip())
+    st.session_state.pop(session.SAVE_ERROR, None)
 
 
 def progress_view(progress):
@@ -46,14 +47,14 @@ def progress_view(progress):
     st.progress(progress.fraction, text=text)
     validation = [(record.epoch, record.val_accuracy) for record in progress.epoch_history
                   if record.val_accuracy is not None]
-    chart = figures.loss_figure(common.loss_curve(progress), steps_per_epoch, progress.total_steps, validation)
+    chart = figures.loss_figure(session.loss_curve(progress), steps_per_epoch, progress.total_steps, validation)
     st.plotly_chart(chart, key="train_loss_chart")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_view():
     """Redrawn on its own while the run goes on; the rest of the page stays put."""
-    progress = common.job().snapshot()
+    progress = session.job().snapshot()
     progress_view(progress)
     if progress.done:
         st.rerun()  # the whole page, to show the results and stop polling
@@ -71,19 +72,19 @@ def results_view(progress):
     # Fractions with four decimals, as the lecture's last cell prints them (0.9615).
     left.metric("Accuracy on training data", f"{progress.train_accuracy:.4f}")
     right.metric("Accuracy on test data", f"{progress.test_accuracy:.4f}")
-    if st.session_state.get(common.SAVE_ERROR):
-        st.error(st.session_state[common.SAVE_ERROR])
-    if st.session_state.get(common.SAVED):
-        st.success(f"Saved as **{st.session_state[common.SAVED]}**; open it on the Evaluate, Draw or Models page.")
+    if st.session_state.get(session.SAVE_ERROR):
+        st.error(st.session_state[session.SAVE_ERROR])
+    if st.session_state.get(session.SAVED):
+        st.success(f"Saved as **{st.session_state[session.SAVED]}**; open it on the Evaluate, Draw or Models page.")
         name, button = st.columns([3, 1], vertical_alignment="bottom")
-        saved = st.session_state[common.SAVED]
+        saved = st.session_state[session.SAVED]
         name.text_input("Model name", value=saved, key=f"train_name_{saved}")
         button.button("Rename", on_click=rename, args=(saved,))
 
 
 st.title("Train")
 train_form.load_link()
-running = common.job() is not None and not common.job().snapshot().done
+running = session.training_running()
 train_form.form(disabled=running)
 try:
     train_form.save_link(train_form.config())
@@ -92,13 +93,13 @@ except ValueError as error:
     st.error(f"{error}.")
 start_column, stop_column, _ = st.columns([1, 1, 6])
 start_column.button("Start", type="primary", on_click=start, disabled=running)
-stop_column.button("Stop", on_click=lambda: common.job().stop(), disabled=not running)
+stop_column.button("Stop", on_click=lambda: session.job().stop(), disabled=not running)
 if st.session_state.get(START_ERROR):
     st.error(st.session_state[START_ERROR])
 if running:
     live_view()
-elif common.job() is not None:
-    results_view(common.job().snapshot())
+elif session.job() is not None:
+    results_view(session.job().snapshot())
 
 with st.expander("Why our loss is not quite the lecture's"):
     st.markdown(
@@ -111,7 +112,7 @@ with st.expander("Why our loss is not quite the lecture's"):
     )
 
 with st.expander("The lecture's two small experiments"):
-    _, data = common.dataset()
+    _, data = session.dataset()
     labels = [int(label) for label in data.y_train[:5]]
     st.markdown("An **untrained** network guesses: about 0.1 for every digit. Then **200 SGD steps on just these "
                 "five digits** make it memorize them: near-certain answers, but it has learned nothing general.")
