@@ -23,6 +23,9 @@ from core.models import TrainConfig
 
 MODELS_DIR_VARIABLE = "MNIST_MODELS_DIR"
 META_ENTRY = "mnist_run.json"
+# The layout of mnist_run.json. Files from before the field existed read as version 1: the same layout.
+# A newer version is refused with a message rather than misread.
+META_VERSION = 1
 SUFFIX = ".keras"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 
@@ -74,6 +77,7 @@ class ModelStore:
             raise StoreError(f"a model named {name!r} already exists; choose another name")
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = {
+            "version": META_VERSION,
             "config": result.config.to_dict(),
             "train_accuracy": result.train_accuracy,
             "test_accuracy": result.test_accuracy,
@@ -160,6 +164,10 @@ class ModelStore:
                 if META_ENTRY not in archive.namelist():
                     raise StoreError(f"{path.name} was not saved by this tool (no {META_ENTRY} inside)")
                 meta = json.loads(archive.read(META_ENTRY))
+            version = meta.get("version", 1)
+            if not isinstance(version, int) or version > META_VERSION:
+                raise StoreError(f"{path.name} was saved by a newer version of this tool (format {version!r}, "
+                                 f"this one reads up to {META_VERSION}); update the tool to open it")
             return ModelInfo(
                 name=path.stem, path=path, config=TrainConfig.from_dict(meta["config"]),
                 train_accuracy=float(meta["train_accuracy"]), test_accuracy=float(meta["test_accuracy"]),

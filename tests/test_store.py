@@ -262,3 +262,22 @@ def test_listing_does_not_import_tensorflow(store, result):
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert output.returncode == 0, output.stderr
     assert output.stdout.strip() == "['listed'] False False"
+
+
+def test_metadata_carries_its_format_version_and_older_files_still_list(store, result):
+    info = store.save("versioned", result)
+    with zipfile.ZipFile(info.path) as archive:
+        assert json.loads(archive.read(META_ENTRY))["version"] == store_module.META_VERSION
+    store.folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(store.folder / "before-versions.keras", "w") as archive:
+        archive.writestr(META_ENTRY, json.dumps(meta_of(result)))  # no "version": saved before the field existed
+    assert store.info("before-versions").test_accuracy == 0.5
+
+
+def test_a_file_from_a_newer_format_is_reported_not_misread(store, result):
+    store.folder.mkdir(parents=True)
+    with zipfile.ZipFile(store.folder / "future.keras", "w") as archive:
+        archive.writestr(META_ENTRY, json.dumps({**meta_of(result), "version": store_module.META_VERSION + 1}))
+    listing = store.list()
+    assert not listing.models
+    assert "newer version" in dict(listing.problems)["future.keras"]
