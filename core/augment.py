@@ -8,7 +8,9 @@ each batch gets a random mix of those, so the network learns to ignore them.
 
 Everything runs as TensorFlow ops inside the compiled training step: one
 affine warp per batch (``ImageProjectiveTransformV3``) and two pooling ops for
-the pen, a few percent of a step's time, so augmentation never starves the cores.
+the pen, about a sixth of a cnn-preset step (35 of 210 microseconds of CPU time
+per digit, Intel Xeon, 2 cores); no input pipeline to keep fed. core.training
+stops augmenting for the last sixth of a run's steps (``CLEAN_FINISH``).
 """
 
 from __future__ import annotations

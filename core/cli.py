@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train_command(args) -> int:
+    from core.estimate import estimate_seconds, format_estimate
     from core.training import train
 
     config = preset(args.preset)
@@ -53,6 +54,7 @@ def train_command(args) -> int:
     print(f"data: {data.description}")
     print(f"model: {describe(config)}")
     _import_tensorflow_quietly()
+    print(f"estimate: {format_estimate(estimate_seconds(config, len(data.x_train), len(data.x_test)))}", flush=True)
     bar = _ProgressBar()
     try:
         result = train(config, data, on_progress=bar.draw)

@@ -10,6 +10,7 @@ middle of a save leaves the earlier version intact.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -50,6 +51,10 @@ class ModelInfo:
     data_description: str = ""
     stopped: bool = False
     parameters: int = 0
+    owner: str = ""  # the student who trained it (core.classroom); "" for the teacher's, the CLI's and older files
+    # Accuracy on core.drawn_digits' drawn test digits, measured when the training worker saved it;
+    # None: not measured (files from before the field, the CLI's, uploads). Old readers ignore the key.
+    drawn_accuracy: float | None = None
 
 
 @dataclass
@@ -70,8 +75,13 @@ class ModelStore:
     def path_of(self, name: str) -> Path:
         return self.folder / f"{check_name(name)}{SUFFIX}"
 
-    def save(self, name: str, result, overwrite: bool = True) -> ModelInfo:
-        """Save a TrainingResult under ``name``; atomic, so the old version survives a crash."""
+    def save(self, name: str, result, overwrite: bool = True, owner: str = "",
+             drawn_accuracy: float | None = None) -> ModelInfo:
+        """Save a TrainingResult under ``name``; atomic, so the old version survives a crash.
+
+        owner : the student's name the model is listed under ("" for nobody's); see ``rename``.
+        drawn_accuracy : core.drawn_digits.drawn_accuracy of the model, or None when not measured.
+        """
         target = self.path_of(name)
         if target.exists() and not overwrite:
             raise StoreError(f"a model named {name!r} already exists; choose another name")
@@ -88,6 +98,8 @@ class ModelStore:
             "data_description": result.data_description,
             "stopped": result.stopped,
             "parameters": int(result.model.count_params()),
+            "owner": owner,
+            "drawn_accuracy": drawn_accuracy,
         }
         handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=SUFFIX, dir=self.folder)
         os.close(handle)
@@ -95,7 +107,29 @@ class ModelStore:
             result.model.save(temporary)
             with zipfile.ZipFile(temporary, "a") as archive:
                 archive.writestr(META_ENTRY, json.dumps(meta))
-            os.replace(temporary, target)
+            _move_into_place(temporary, target, overwrite)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        return self._info(target)
+
+    def add_file(self, name: str, content: bytes) -> ModelInfo:
+        """Put a model file saved by another store (a Ray worker's, on another machine) here as ``name``.
+
+        content : the bytes of a ``.keras`` file written by ``save``. The name must be free, as with
+        ``save(..., overwrite=False)``; the write is atomic in the same way. Raises StoreError for a file
+        this tool did not save, leaving nothing behind.
+        """
+        target = self.path_of(name)
+        if target.exists():
+            raise StoreError(f"a model named {name!r} already exists; choose another name")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=SUFFIX, dir=self.folder)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(content)
+            self._info(Path(temporary))  # refuse a foreign or damaged file before it is listed
+            _move_into_place(temporary, target, overwrite=False)
         finally:
             if os.path.exists(temporary):
                 os.remove(temporary)
@@ -112,7 +146,8 @@ class ModelStore:
             try:
                 models.append(self._info(path))
             except StoreError as error:
-                problems.append((path.name, str(error)))
+                if path.exists():  # gone since the glob: deleted by another session or server, not damaged
+                    problems.append((path.name, str(error)))
         models.sort(key=lambda info: info.created, reverse=True)
         return Listing(models, problems)
 
@@ -132,22 +167,45 @@ class ModelStore:
         try:
             return keras.saving.load_model(path, safe_mode=True, compile=False)
         except Exception as error:
+            if not path.is_file():  # deleted meanwhile, by another session or server
+                raise StoreError(f"no saved model named {name!r} in {self.folder}: it was just deleted") from None
             raise StoreError(f"{path.name} could not be loaded as a Keras model ({error})") from None
 
-    def rename(self, name: str, new_name: str) -> ModelInfo:
+    def rename(self, name: str, new_name: str, by: str | None = None, unowned_shared: bool = True) -> ModelInfo:
+        """Rename a model; ``by`` and ``unowned_shared`` as in ``check_owner``."""
         source, target = self.path_of(name), self.path_of(new_name)
         if not source.is_file():
             raise StoreError(f"no saved model named {name!r}")
+        self.check_owner(name, by, unowned_shared, "rename")
         if target.exists():
             raise StoreError(f"a model named {new_name!r} already exists; choose another name")
         os.replace(source, target)
         return self._info(target)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, by: str | None = None, unowned_shared: bool = True) -> None:
+        """Delete a model; ``by`` and ``unowned_shared`` as in ``check_owner``."""
         path = self.path_of(name)
         if not path.is_file():
             raise StoreError(f"no saved model named {name!r}")
-        path.unlink()
+        self.check_owner(name, by, unowned_shared, "delete")
+        try:
+            path.unlink()
+        except FileNotFoundError:  # another session or server deleted it first
+            raise StoreError(f"no saved model named {name!r}") from None
+
+    def check_owner(self, name: str, by: str | None, unowned_shared: bool = True, action: str = "change") -> None:
+        """Raise StoreError, naming the owner, unless ``by`` may ``action`` the model ``name``.
+
+        by : the student asking; None for whoever may change any model (the teacher, the CLI).
+        unowned_shared : whether a model with no owner is anyone's to change (a single-user app) or
+            only the teacher's (a class with a teacher key, where ``by`` is never None for a student).
+        """
+        owner = self.info(name).owner
+        if by is None or owner == by or (not owner and unowned_shared):
+            return
+        if owner:
+            raise StoreError(f"{name!r} belongs to {owner}: only {owner} or the teacher can {action} it")
+        raise StoreError(f"{name!r} has no owner: in this class only the teacher can {action} it")
 
     def unique_name(self, base: str) -> str:
         """``base``, or ``base-2``, ``base-3``... whichever is not taken yet."""
@@ -174,12 +232,39 @@ class ModelStore:
                 training_seconds=float(meta["training_seconds"]), created=str(meta["created"]),
                 batch_losses=list(meta.get("batch_losses", [])), epoch_history=list(meta.get("epoch_history", [])),
                 data_description=str(meta.get("data_description", "")), stopped=bool(meta.get("stopped", False)),
-                parameters=int(meta.get("parameters", 0)),
+                parameters=int(meta.get("parameters", 0)), owner=str(meta.get("owner", "")),
+                drawn_accuracy=None if meta.get("drawn_accuracy") is None else float(meta["drawn_accuracy"]),
             )
         except StoreError:
             raise
+        except FileNotFoundError:  # deleted after the caller found it, by another session or server
+            raise StoreError(f"no saved model named {path.stem!r} in {self.folder}: it was just deleted") from None
         except (zipfile.BadZipFile, OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise StoreError(f"{path.name} is damaged or not a model file ({type(error).__name__}: {error})") from None
+
+
+def _move_into_place(temporary: str, target: Path, overwrite: bool) -> None:
+    """Give the finished file ``temporary`` the name ``target`` in one step (the caller removes ``temporary``).
+
+    Without ``overwrite``, a file another process saved as ``target`` since the caller checked stays, and
+    StoreError says the name is taken: two workers or servers finishing at once pick the same free name
+    (unique_name), and os.replace would silently drop one student's model (2-14 of 200 saves by two
+    processes, tests/test_two_servers.py). os.link never replaces an existing name, on NFS too.
+    """
+    if overwrite:
+        os.replace(temporary, target)
+        return
+    try:
+        os.link(temporary, target)
+    except FileExistsError:
+        raise StoreError(f"a model named {target.stem!r} already exists; choose another name") from None
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        # A folder without hard links (some FUSE and SMB mounts): check, then replace; the race stays open there.
+        if target.exists():
+            raise StoreError(f"a model named {target.stem!r} already exists; choose another name") from None
+        os.replace(temporary, target)
 
 
 def check_name(name: str) -> str:

@@ -17,11 +17,13 @@ keras_guard.keep_keras_state()
 # older folder-based mode for the first request a fresh server gets, which skips this script on a deep link.
 st.set_page_config(page_title="MNIST classroom", page_icon=":material/draw:", layout="wide")
 page = st.navigation([
-    st.Page("views/digits.py", title="Digits", icon=":material/grid_view:", default=True),
+    st.Page("views/lecture.py", title="Lecture", icon=":material/school:", default=True),
+    st.Page("views/digits.py", title="Digits", icon=":material/grid_view:"),
     st.Page("views/train.py", title="Train", icon=":material/model_training:"),
     st.Page("views/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
     st.Page("views/draw.py", title="Draw", icon=":material/brush:"),
     st.Page("views/models.py", title="Models", icon=":material/inventory_2:"),
 ])
+sidebar.present_view()  # ?present=1: the projector's view
 sidebar.sidebar()
 page.run()

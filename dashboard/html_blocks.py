@@ -16,14 +16,6 @@ import numpy as np
 from PIL import Image
 
 
-def enlarge(image: np.ndarray, scale: int = 3) -> np.ndarray:
-    """A (28, 28) digit (uint8, or floats in [0, 1]) -> (28*scale, 28*scale) uint8, pixels kept sharp."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
-    return np.kron(image, np.ones((scale, scale), np.uint8))
-
-
 def png_data_uri(image: np.ndarray) -> str:
     """(28, 28) uint8, or floats in [0, 1] -> 'data:image/png;base64,...'."""
     image = np.asarray(image)

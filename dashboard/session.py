@@ -9,21 +9,31 @@ from __future__ import annotations
 import streamlit as st
 
 from core.charts import LossCurve, smoothing_for
+from core.classroom import check_student_name, teacher_key_set
 from core.data import DataError, MnistData
+from core.handwriting import ClassDigits
 from core.models import TrainConfig
 from core.sharing import default_model_name
 from core.store import ModelInfo, ModelStore
-from core.training import Progress, TrainingJob
+from core.scheduler import ScheduledJob
+from core.training import Progress
 from core.uploads import load_upload
 from dashboard import caches
 
 # st.session_state keys, one browser session each.
 UPLOADED = "uploaded_data"  # (data key, MnistData) of an upload
 ACTIVE_MODEL = "active_model"  # name of the model Evaluate and Draw use
-JOB = "training_job"  # the TrainingJob, kept while the user visits other pages
+JOB = "training_job"  # the ScheduledJob, kept while the user visits other pages
 CURVE = "training_curve"  # the LossCurve of the job's live chart, None until the run knows its length
 SAVED = "saved_model"  # name the finished run was saved under ("" if saving failed)
 SAVE_ERROR = "save_error"
+NAME = "student_name"  # the student's name, their saved models' owner ("" for none); also ?name= in the URL
+NAME_PARAMETER = "name"
+TEACHER = "teacher_unlocked"  # True once this session typed MNIST_TEACHER_KEY (core.classroom)
+PRESENT = "present_view"  # True once the session was opened with ?present=1 (other pages rewrite the URL)
+PRESENT_PARAMETER = "present"
+DRAWN_DIGIT = "draw_digit"  # the (28, 28) float 0-1 digit the Draw page read last; Evaluate's map shows it as a star
+URL_PARAMETERS = (NAME_PARAMETER, PRESENT_PARAMETER)  # the session's own, kept when a page rewrites the URL
 
 
 def dataset() -> tuple[str, MnistData]:
@@ -76,7 +86,7 @@ def model_picker(key: str) -> ModelInfo | None:
     return current
 
 
-def job() -> TrainingJob | None:
+def job() -> ScheduledJob | None:
     return st.session_state.get(JOB)
 
 
@@ -91,10 +101,17 @@ def training_running() -> bool:
     return snapshot is not None and not snapshot.done
 
 
-def start_training(config: TrainConfig) -> None:
-    """Start this session's run on a background thread; the page polls it, and the job saves the model."""
-    _, data = dataset()
-    st.session_state[JOB] = TrainingJob(config, data, store=ModelStore(), save_name=default_model_name(config)).start()
+def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
+    """Queue this session's run on the server's training scheduler (core/scheduler.py): a worker process,
+    or the Ray cluster at RAY_ADDRESS, trains and saves it; the page polls it.
+
+    add_class_digits : whether the class's drawings (core.handwriting) join the training digits.
+    Raises ValueError when the server's MNIST_MAX_TRAINING setting is unusable (the message says what to set).
+    """
+    upload = st.session_state[UPLOADED][1] if has_upload() else None  # None: the worker loads the server's digits
+    st.session_state[JOB] = ScheduledJob(config, upload, store=ModelStore(), save_name=default_model_name(config),
+                                         owner=student_name(),
+                                         class_digits=ClassDigits().folder if add_class_digits else None).start()
     st.session_state[CURVE] = None
     st.session_state.pop(SAVED, None)
     st.session_state.pop(SAVE_ERROR, None)
@@ -114,10 +131,46 @@ def collect_finished_run() -> None:
     snapshot = progress()
     if snapshot is None or SAVED in st.session_state:
         return
-    if not snapshot.done or snapshot.state == "failed":
+    if not snapshot.done or snapshot.failed or snapshot.step == 0:  # failed, or stopped in the queue
         return
     st.session_state[SAVED] = snapshot.saved_as
     if snapshot.saved_as:
         set_active_model(snapshot.saved_as)
     else:
         st.session_state[SAVE_ERROR] = snapshot.message
+
+
+def student_name() -> str:
+    """This session's name: the one entered, else a usable ?name= from the address bar (kept from then on)."""
+    if NAME not in st.session_state:
+        try:
+            st.session_state[NAME] = check_student_name(st.query_params.get(NAME_PARAMETER, ""))
+        except ValueError:
+            st.session_state[NAME] = ""
+    return st.session_state[NAME]
+
+
+def set_student_name(text: str) -> None:
+    """Keep a name for this session and put it in the address bar; raises ValueError for an unusable name."""
+    name = check_student_name(text)
+    st.session_state[NAME] = name
+    if name:
+        st.query_params[NAME_PARAMETER] = name
+    else:
+        st.query_params.pop(NAME_PARAMETER, None)
+
+
+def teacher_unlocked() -> bool:
+    """Whether this session is the teacher's: it typed the passphrase, and the server still has one."""
+    return bool(st.session_state.get(TEACHER)) and teacher_key_set()
+
+
+def set_teacher_unlocked(unlocked: bool) -> None:
+    st.session_state[TEACHER] = unlocked
+
+
+def present_view() -> bool:
+    """Whether this session shows the projector view: opened with ?present=1, kept while the session lasts."""
+    if st.query_params.get(PRESENT_PARAMETER) == "1":
+        st.session_state[PRESENT] = True
+    return bool(st.session_state.get(PRESENT))

@@ -1,13 +1,29 @@
-"""The sidebar every page shares: where the digits came from, the active model, this session's run."""
+"""The sidebar every page shares: where the digits came from, the active model, this session's run,
+the student's name and the teacher's unlock; and the projector's present view."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from core.classroom import is_teacher_key, teacher_key_set
 from dashboard import caches, session
 
 FULL_SET_HINT = ("For the full 70,000 digits: set MNIST_PATH to an MNIST .npz, put mnist.npz in "
                  "~/.keras/datasets/, or upload it on the Digits page.")
+NAME_INPUT = "sidebar_name"
+NAME_ERROR = "sidebar_name_error"
+PASSPHRASE_INPUT = "sidebar_teacher_passphrase"
+PASSPHRASE_ERROR = "sidebar_teacher_error"
+# The projector: larger type; the sidebar, the header and every input and button hidden.
+PRESENT_CSS = """<style>
+[data-testid="stAppViewContainer"] { font-size: 1.4rem; }
+[data-testid="stAppViewContainer"] h1 { font-size: 3.4rem; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+[data-testid="stButton"], [data-testid="stDownloadButton"], [data-testid="stTextInput"],
+[data-testid="stNumberInput"], [data-testid="stSelectbox"], [data-testid="stMultiSelect"],
+[data-testid="stCheckbox"], [data-testid="stSlider"], [data-testid="stRadio"], [data-testid="stFileUploader"],
+[data-testid="stSegmentedControl"], [data-testid="stToggle"] { display: none !important; }
+</style>"""
 
 
 def sidebar() -> None:
@@ -31,3 +47,51 @@ def sidebar() -> None:
         if session.training_running():
             fraction = session.progress().fraction
             st.progress(fraction, text=f"Training: {fraction:.0%} done; watch it on the Train page")
+        name_box()
+        if teacher_key_set():
+            teacher_box()
+
+
+def present_view() -> None:
+    """Apply the projector view when this session asked for it with ?present=1."""
+    if session.present_view():
+        st.html(PRESENT_CSS)
+
+
+def _name_entered() -> None:
+    try:
+        session.set_student_name(st.session_state[NAME_INPUT])
+        st.session_state.pop(NAME_ERROR, None)
+    except ValueError as error:
+        st.session_state[NAME_ERROR] = f"{error}."
+
+
+def name_box() -> None:
+    """The student's name: their saved models carry it, and only they may rename or delete those."""
+    if NAME_INPUT not in st.session_state:
+        st.session_state[NAME_INPUT] = session.student_name()
+    st.text_input("Your name", key=NAME_INPUT, on_change=_name_entered, max_chars=32,
+                  help="Your saved models carry your name; only you (or the teacher) can rename or delete them.")
+    if st.session_state.get(NAME_ERROR):
+        st.error(st.session_state[NAME_ERROR])
+
+
+def _unlock() -> None:
+    if is_teacher_key(st.session_state.get(PASSPHRASE_INPUT, "")):
+        session.set_teacher_unlocked(True)
+        st.session_state.pop(PASSPHRASE_ERROR, None)
+    else:
+        st.session_state[PASSPHRASE_ERROR] = "That is not the teacher's passphrase (MNIST_TEACHER_KEY); try again."
+    st.session_state[PASSPHRASE_INPUT] = ""
+
+
+def teacher_box() -> None:
+    """Unlock teacher mode with the passphrase in MNIST_TEACHER_KEY, or lock it again."""
+    if session.teacher_unlocked():
+        st.markdown("**Teacher mode** is on: set the class rules and clear the class on the Models page.")
+        st.button("Lock teacher mode", on_click=session.set_teacher_unlocked, args=(False,))
+        return
+    st.text_input("Teacher passphrase", type="password", key=PASSPHRASE_INPUT)
+    st.button("Unlock teacher mode", on_click=_unlock)
+    if st.session_state.get(PASSPHRASE_ERROR):
+        st.error(st.session_state[PASSPHRASE_ERROR])

@@ -1,20 +1,26 @@
 """The Train page's form: a preset fills it, the user edits it, and it round-trips through the URL.
 
 Every field is a widget whose key is ``train_<TrainConfig field>``, kept for the
-whole session (persist_state) so a visit to another page does not reset it.
+whole session (persist_state) so a visit to another page does not reset it. One more
+checkbox adds the class's handwriting (core.handwriting) to the training digits; it is
+about the data, not the network, so it stays out of the shared link.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from core.handwriting import ClassDigits, count_text
 from core.models import ACTIVATIONS, OPTIMIZERS, SCHEDULES, TrainConfig, preset
 from core.sharing import format_units, from_query, parse_units, to_query
+from dashboard import session
 
-PRESET_LABELS = {"lecture": "Lecture", "wide-mlp": "Wide MLP", "cnn": "CNN"}
+PRESET_LABELS = {"lecture": "Lecture", "wide-mlp": "Wide MLP", "cnn": "CNN", "quick-cnn": "Quick CNN"}
 PRESET_KEY = "train_preset"
 LINK_WRITTEN = "train_link"  # the query string this session last put in the URL
 LINK_WARNINGS = "train_link_warnings"
+CLASS_DIGITS = "train_class_digits"  # the checkbox that adds the class's drawings to the training digits
+CLASS_DIGITS_LABEL = "Add the class's handwriting"
 KEEP = dict(persist_state="session")
 
 
@@ -36,7 +42,7 @@ def _preset_chosen() -> None:
 
 def load_link() -> None:
     """Fill the form from the URL when it holds a setup this session did not write (a shared link)."""
-    params = st.query_params.to_dict()
+    params = _setup_params()
     if params and params != st.session_state.get(LINK_WRITTEN):
         name, config, warnings = from_query(params)
         fill(name, config)
@@ -49,9 +55,15 @@ def load_link() -> None:
 def save_link(config: TrainConfig) -> None:
     """Write the setup into the URL, so the address bar is a link that opens it."""
     query = to_query(st.session_state[PRESET_KEY], config)
-    if st.query_params.to_dict() != query:
-        st.query_params.from_dict(query)
+    if _setup_params() != query:
+        kept = {key: value for key, value in st.query_params.to_dict().items() if key in session.URL_PARAMETERS}
+        st.query_params.from_dict({**kept, **query})
     st.session_state[LINK_WRITTEN] = query
+
+
+def _setup_params() -> dict[str, str]:
+    """The address bar's parameters that describe a setup: all but the session's own (?name=, ?present=)."""
+    return {key: value for key, value in st.query_params.to_dict().items() if key not in session.URL_PARAMETERS}
 
 
 def form(disabled: bool = False) -> None:
@@ -82,6 +94,17 @@ def form(disabled: bool = False) -> None:
         st.selectbox("Learning-rate schedule", SCHEDULES, key=_key("lr_schedule"), disabled=disabled, **KEEP)
         st.checkbox("Augment the digits (shifts, zoom, rotation, stroke width)", key=_key("augment"),
                     disabled=disabled, **KEEP)
+    drawings = ClassDigits().count()  # file names only: this runs on every redraw of the page
+    st.checkbox(f"{CLASS_DIGITS_LABEL} ({count_text(drawings) if drawings else 'none saved yet'})",
+                key=CLASS_DIGITS, disabled=disabled or not drawings, **KEEP,
+                help="The drawings saved on the Draw page, each with the digit its author meant, join the training "
+                     "digits of this run; the saved model's data description says so. Evaluate's "
+                     "*How well does it read us?* tab measures any model on them.")
+
+
+def add_class_digits() -> bool:
+    """Whether the run adds the class's drawings: the box is ticked and there are drawings to add."""
+    return bool(st.session_state.get(CLASS_DIGITS)) and ClassDigits().count() > 0
 
 
 def config() -> TrainConfig:

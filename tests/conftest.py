@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Unpacked copies of the data files the tests load (core.data) go to a folder of this test session,
+# which servers and workers started by the tests inherit; never the user's ~/.cache.
+os.environ["MNIST_CACHE_DIR"] = tempfile.mkdtemp(prefix="mnist-classroom-tests-")
 
 from core.data import MnistData  # noqa: E402
 
@@ -96,3 +101,60 @@ def saved_model(tiny_result, private_models_dir) -> str:
 
     ModelStore().save("tiny-lecture", tiny_result)
     return "tiny-lecture"
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn_result():
+    """A small CNN-preset model (ReLU, batch norm, pooling) trained on the tiny digits, shared by the tests."""
+    from core.models import preset
+    from core.training import train
+
+    config = preset("cnn").replace(conv_filters=(4, 8), hidden_units=(16,), batch_size=32, epochs=3, augment=False)
+    return train(config, make_tiny_data())
+
+
+@pytest.fixture(scope="session")
+def full_mnist_data() -> MnistData:
+    """The full MNIST set (MNIST_PATH), loaded once per test session; skips when it is missing."""
+    from core.data import load_mnist
+
+    if not FULL_MNIST.is_file():
+        pytest.skip(f"full MNIST not found at {FULL_MNIST}; set MNIST_PATH to run this test")
+    return load_mnist(FULL_MNIST)
+
+
+@pytest.fixture(scope="session")
+def full_lecture_result(full_mnist_data):
+    """The Lecture preset trained on the full set, once per test session."""
+    from core.models import preset
+    from core.training import train
+
+    return train(preset("lecture"), full_mnist_data)
+
+
+@pytest.fixture(scope="session")
+def full_cnn_result(full_mnist_data):
+    """The CNN preset trained on the full set, once per test session."""
+    from core.models import preset
+    from core.training import train
+
+    return train(preset("cnn"), full_mnist_data)
+
+
+def metrics(at) -> dict[str, str]:
+    """An AppTest page's metrics, label -> value."""
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def rerun_until(at, done, timeout: float = 120.0):
+    """Rerun an AppTest page, as the browser's polling does, until done(at); fails after ``timeout`` seconds.
+
+    A training run in a worker process has no event the page script could wait on: the page itself
+    polls, so the test polls the page the same way.
+    """
+    deadline = time.monotonic() + timeout
+    while not done(at):
+        assert time.monotonic() < deadline, "the training run did not get there in time"
+        time.sleep(0.3)
+        at.run()
+    return at

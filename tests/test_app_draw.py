@@ -1,4 +1,4 @@
-"""The Draw page in Streamlit's AppTest: a blank canvas asks for a digit, a drawing gets a guess,
+"""The Draw page in Streamlit's AppTest: a blank pad asks for a digit, strokes get a guess and why,
 and with no model saved the Lecture preset can be trained on the spot."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, rerun_until
+from core.models import preset
 from core.store import ModelStore
-from dashboard.drawing import BLANK_MESSAGE
+from dashboard.drawing import BLANK_MESSAGE, EXPLAIN_CLASS
 
 APP = ROOT / "dashboard" / "app.py"
 
@@ -36,31 +37,94 @@ def test_clear_gives_a_fresh_canvas(tiny_npz, saved_model):
     assert [info.value for info in at.info] == [BLANK_MESSAGE]
 
 
-def show_prediction_of_a_drawn_bar(blank: bool):
-    """An app of one call: dashboard.drawing.show_prediction on a 280x280 RGBA canvas image."""
-    import numpy as np
+# What the pad sends for a thick bar across the canvas, like the tiny set's digits.
+BAR = [{"width": 20, "points": [40, 110, 140, 110, 240, 110]}]
 
+
+def show_prediction_of(strokes):
+    """An app of one call: dashboard.drawing.show_prediction on strokes as the pad sends them."""
     from dashboard import caches, drawing, session
 
-    canvas = np.zeros((280, 280, 4), np.uint8)
-    canvas[..., 3] = 255  # the canvas' black background is opaque
-    if not blank:
-        canvas[100:120, 40:240, :3] = 255  # a thick white bar, like the tiny set's digits
     model = caches.load_model(session.active_model())
-    drawing.show_prediction(model, canvas)
+    drawing.show_prediction(model, strokes)
 
 
-@pytest.mark.parametrize("blank", [False, True])
-def test_a_drawing_gets_a_guess_its_probabilities_and_the_28x28_input(tiny_npz, saved_model, blank):
-    at = AppTest.from_function(show_prediction_of_a_drawn_bar, kwargs={"blank": blank}, default_timeout=60).run()
+@pytest.mark.parametrize("strokes", [BAR, []], ids=["bar", "blank"])
+def test_strokes_get_a_guess_its_probabilities_and_the_28x28_input(tiny_npz, saved_model, strokes):
+    at = AppTest.from_function(show_prediction_of, kwargs={"strokes": strokes}, default_timeout=60).run()
     assert not at.exception
-    if blank:
-        assert [info.value for info in at.info] == [BLANK_MESSAGE] and not at.metric
+    if not strokes:
+        assert [info.value for info in at.info] == [BLANK_MESSAGE] and not at.metric and not at.html
         return
     prediction = at.metric[0]
     assert prediction.label == "Prediction" and prediction.value in [str(digit) for digit in range(10)]
     assert prediction.delta.endswith("% confident")
-    assert len(at.get("plotly_chart")) == 1 and len(at.image) == 1
+    bars, seen = (block.proto.body for block in at.html)
+    assert bars.count("%</span>") == 10  # one bar per digit, with its probability
+    assert "What the model sees" in seen and seen.count("data:image/png;base64,") == 1
+
+
+def test_strokes_that_cannot_be_read_get_a_message_not_a_traceback(tiny_npz, saved_model):
+    broken = [{"width": 18, "points": [10, 20, 30]}]  # an x without its y
+    at = AppTest.from_function(show_prediction_of, kwargs={"strokes": broken}, default_timeout=60).run()
+    assert not at.exception and not at.metric
+    assert "cannot be read" in at.error[0].value and "Press Clear" in at.error[0].value
+
+
+def draw(at: AppTest, strokes) -> AppTest:
+    """As if the pen had drawn ``strokes`` on a fresh page's pad (AppTest cannot run the pad's JavaScript)."""
+    at.session_state["draw_pad_0"] = {"strokes": strokes}  # the pad's key before any Clear
+    return at.run()
+
+
+def test_a_drawing_on_the_page_gets_a_guess_and_why(tiny_npz, saved_model):
+    at = draw(draw_page(), BAR)
+    assert not at.exception and not at.error
+    guess = next(metric for metric in at.metric if metric.label == "Prediction").value
+    assert [header.value for header in at.subheader] == ["Why"]
+    choice = at.selectbox(key=EXPLAIN_CLASS)
+    assert choice.value is None and choice.format_func(None) == f"{guess} (the guess)"
+    blocks = [block.proto.body for block in at.html]
+    assert any(f"towards {guess}" in block for block in blocks), "no saliency map for the guess"
+    assert any("the 64 hidden units" in block and block.count('title="unit ') == 64 for block in blocks)
+    other = next(digit for digit in range(10) if str(digit) != guess)
+    choice.set_value(other).run()
+    assert not at.exception
+    assert any(f"towards {other}" in block.proto.body for block in at.html), "the saliency map ignored the choice"
+    assert next(metric for metric in at.metric if metric.label == "Prediction").value == guess
+
+
+def explain_a_cnn():
+    """An app of one call: dashboard.drawing.show_explanations for an (untrained) CNN preset network."""
+    import numpy as np
+
+    from core.models import build_model, preset
+    from core.predict import predict_proba
+    from dashboard import drawing
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[6:22, 12:16] = 1.0  # a "1"
+    model = build_model(preset("cnn"))  # untrained: what is tested is which pictures appear
+    probabilities = predict_proba(model, digit)[0]
+    drawing.show_explanations(model, drawing.Reading(digit, probabilities, int(probabilities.argmax())))
+
+
+def test_a_cnn_is_explained_by_the_feature_maps_of_each_convolution_block():
+    at = AppTest.from_function(explain_a_cnn, default_timeout=60).run()
+    assert not at.exception
+    blocks = [block.proto.body for block in at.html]
+    assert "saliency" in blocks[0]
+    config = preset("cnn")
+    assert [block.count("<img") for block in blocks[1:] if "feature maps" in block] == list(config.conv_filters)
+    assert blocks[-1].count('title="unit ') == config.hidden_units[-1]  # then its hidden dense layer
+
+
+def test_clear_gives_a_fresh_pad_after_a_drawing(tiny_npz, saved_model):
+    at = draw(draw_page(), BAR)
+    assert [metric.label for metric in at.metric if metric.label == "Prediction"]
+    next(button for button in at.button if button.label == "Clear").click().run()
+    assert not at.exception
+    assert [info.value for info in at.info] == [BLANK_MESSAGE] and not at.subheader
 
 
 def test_with_no_model_the_lecture_preset_trains_right_there(tiny_npz):
@@ -68,6 +132,10 @@ def test_with_no_model_the_lecture_preset_trains_right_there(tiny_npz):
     assert not at.exception
     assert "No model is saved yet" in at.info[0].value
     next(button for button in at.button if button.label == "Train the Lecture preset").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["training_job"] is not None  # the server's scheduler trains it, as the Train page's runs
+    rerun_until(at, lambda at: ModelStore().list().models and not at.session_state["training_job"].running)
+    at.run()
     assert not at.exception and not at.error
     assert [info.name for info in ModelStore().list().models] == ["lecture"]
     assert at.selectbox(key="draw_model").value == "lecture"

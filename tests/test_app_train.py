@@ -4,12 +4,11 @@ says why, the lecture's experiments, and the setup's round trip through the URL.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, metrics, rerun_until
 from core.models import preset
 from core.store import ModelStore
 
@@ -27,18 +26,6 @@ def button(at: AppTest, label: str):
     return next(widget for widget in at.button if widget.label == label)
 
 
-def metrics(at: AppTest) -> dict[str, str]:
-    return {metric.label: metric.value for metric in at.metric}
-
-
-def wait_until(at: AppTest, done, timeout: float = 90.0) -> AppTest:
-    """Rerun the page, as the browser's polling does, until done(at) or the timeout."""
-    deadline = time.monotonic() + timeout
-    while not done(at):
-        assert time.monotonic() < deadline, "the training run did not get there in time"
-        time.sleep(0.3)
-        at.run()
-    return at
 
 
 def job_state(at: AppTest) -> str:
@@ -51,7 +38,7 @@ def test_a_run_finishes_shows_both_accuracies_and_is_saved(tiny_npz):
     button(at, "Start").click().run()
     assert not at.exception and not at.error
     assert button(at, "Start").disabled and not button(at, "Stop").disabled
-    wait_until(at, lambda at: "Accuracy on test data" in metrics(at))
+    rerun_until(at, lambda at: "Accuracy on test data" in metrics(at))
     assert not at.exception
     assert set(metrics(at)) == {"Accuracy on training data", "Accuracy on test data"}
     assert all(re.fullmatch(r"[01]\.\d{4}", value) for value in metrics(at).values())  # 0.9615, like the lecture
@@ -71,9 +58,9 @@ def test_stop_ends_the_run_early_and_keeps_the_model(tiny_npz):
     at.number_input(key="train_batch_size").set_value(1).run()  # 300 steps an epoch...
     at.number_input(key="train_epochs").set_value(500).run()  # ...150,000 in all: still running at Stop
     button(at, "Start").click().run()
-    wait_until(at, lambda at: at.session_state["training_job"].snapshot().step > 0)
+    rerun_until(at, lambda at: at.session_state["training_job"].snapshot().step > 0)
     button(at, "Stop").click().run()
-    wait_until(at, lambda at: "Accuracy on test data" in metrics(at), timeout=30)
+    rerun_until(at, lambda at: "Accuracy on test data" in metrics(at), timeout=30)
     progress = at.session_state["training_job"].snapshot()
     assert progress.state == "stopped" and progress.step < progress.total_steps
     assert any(info.value.startswith("Stopped after") for info in at.info)
@@ -85,7 +72,7 @@ def test_a_diverging_run_shows_cores_message(tiny_npz):
                      "optimizer": "momentum", "lr": "10.0", "batch_size": "8", "epochs": "5"})
     assert not at.warning
     button(at, "Start").click().run()
-    wait_until(at, lambda at: job_state(at) == "failed" and at.error)
+    rerun_until(at, lambda at: job_state(at) == "failed" and at.error)
     assert at.error[0].value.startswith("Training diverged: the loss became NaN or infinite")
     assert "try 1 or lower" in at.error[0].value
     assert not at.exception and ModelStore().list().models == []
@@ -151,7 +138,7 @@ def test_the_run_goes_on_while_the_user_is_elsewhere(tiny_npz, page):
     at.number_input(key="train_epochs").set_value(3).run()
     button(at, "Start").click().run()
     at.switch_page(f"views/{page}.py").run()
-    wait_until(at, lambda at: at.session_state["training_job"].snapshot().done)
+    rerun_until(at, lambda at: at.session_state["training_job"].snapshot().done)
     at.run()  # the sidebar of whatever page is open saves the finished run
     assert not at.exception
     assert [info.name for info in ModelStore().list().models] == ["mlp-64-tanh-sgd-3ep"]
@@ -167,7 +154,7 @@ def test_two_sessions_train_side_by_side_each_with_its_own_run(tiny_npz):
     button(second, "Start").click().run()
     assert first.session_state["training_job"] is not second.session_state["training_job"]
     for at, epochs in ((first, 2), (second, 3)):
-        wait_until(at, lambda at: "Accuracy on test data" in metrics(at))
+        rerun_until(at, lambda at: "Accuracy on test data" in metrics(at))
         assert at.session_state["training_job"].snapshot().epochs == epochs
         assert at.session_state["saved_model"] == f"mlp-64-tanh-sgd-{epochs}ep"
     assert sorted(info.name for info in ModelStore().list().models) == ["mlp-64-tanh-sgd-2ep", "mlp-64-tanh-sgd-3ep"]

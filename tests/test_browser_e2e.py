@@ -1,5 +1,6 @@
-"""End to end in a real browser: every page opens, a training run shows its chart and
-accuracy, and a digit drawn with the mouse gets a prediction. Screenshots go to artifacts/."""
+"""End to end in a real browser: every page opens, the Lecture page steps forward, a training run
+shows its chart and accuracy, and a digit drawn with the mouse gets a prediction and a saliency map.
+Screenshots go to artifacts/."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import re
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, ROOT, chromium_available, streamlit_server
+from browser import (
+    CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, MAIN, ROOT, assert_no_error, chromium_available, open_page,
+    streamlit_server, wait_until_idle,
+)
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "artifacts"
-# URL path -> title; Digits is the default page, served at the root.
-PAGES = {"": "Digits", "train": "Train", "evaluate": "Evaluate", "draw": "Draw", "models": "Models"}
+# URL path -> title; Lecture is the default page, served at the root.
+PAGES = {"": "Lecture", "digits": "Digits", "train": "Train", "evaluate": "Evaluate", "draw": "Draw",
+         "models": "Models"}
+
 
 if not chromium_available():
     if os.environ.get("E2E_REQUIRED"):
@@ -40,33 +46,26 @@ def page(app):
         browser.close()
 
 
-def open_page(page, base_url: str, slug: str, query: str = "") -> None:
-    page.goto(f"{base_url}/{slug}{query}")
-    page.wait_for_selector('[data-testid="stMain"] h1', timeout=60_000)
-    wait_until_idle(page)
-
-
-def wait_until_idle(page, timeout: float = 60_000) -> None:
-    """Wait for the script run to finish (the running indicator goes away) and every chart to be drawn."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stStatusWidgetRunningIcon\"]')"
-        " && [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')].every(c => c.querySelector('.main-svg'))",
-        timeout=timeout,
-    )
-
-
-def assert_no_error(page) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0, "a traceback reached the page"
-    assert "Page not found" not in page.inner_text("body")
-    assert "Traceback" not in page.inner_text("body")
-
-
 def test_every_page_opens(app, page):
     for slug, title in PAGES.items():
         open_page(page, app, slug)
         assert title in page.inner_text('[data-testid="stMain"] h1')
         assert_no_error(page)
         page.screenshot(path=str(ARTIFACTS / f"{title.lower()}-empty.png"), full_page=True)
+
+
+def test_the_lecture_steps_forward_with_next(app, page):
+    open_page(page, app, "")
+    step = page.locator(f"{MAIN} h2").first
+    assert step.inner_text().startswith("1.")
+    for number in (2, 3, 4):
+        page.get_by_role("button", name="Next").first.click()
+        page.wait_for_function(
+            "number => document.querySelector('[data-testid=\"stMain\"] h2')?.innerText.startsWith(number + '.')",
+            arg=number, timeout=60_000)
+        wait_until_idle(page)
+        assert_no_error(page)
+    assert "step=4" in page.url  # the address bar holds the step
 
 
 def test_train_one_epoch_shows_chart_and_accuracy(app, page):
@@ -96,18 +95,23 @@ def test_draw_a_digit_and_see_the_prediction(app, page):
     page.mouse.up()
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
     metric.wait_for(timeout=60_000)
-    value = metric.locator('[data-testid="stMetricValue"]').inner_text()
-    assert re.match(r"^\d", value.strip()), f"prediction metric shows {value!r}"
-    page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=30_000)  # the ten bars
+    assert metric.locator('[data-testid="stMetricValue"]').inner_text().strip() == "7"
     page.get_by_text("What the model sees").wait_for(timeout=30_000)
+    page.locator(f'{MAIN} img[alt^="saliency towards 7"]').wait_for(timeout=60_000)  # why: the saliency map
     wait_until_idle(page)
     assert_no_error(page)
     page.screenshot(path=str(ARTIFACTS / "draw.png"), full_page=True)
     # With a model saved, the other pages show their full content.
     for slug, content in (("evaluate", "The lecture's first five test digits"), ("models", "Loss curves to compare"),
-                          ("", "The average digit of each class")):
+                          ("digits", "The average digit of each class")):
         open_page(page, app, slug)
         page.get_by_text(content).first.wait_for(timeout=120_000)
         wait_until_idle(page)
         assert_no_error(page)
-        page.screenshot(path=str(ARTIFACTS / f"{slug or 'digits'}.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)
+        if slug == "evaluate":  # the tab a class opens next: the test digits as a map
+            page.get_by_role("tab", name="Embedding map").click()
+            page.locator(f'{MAIN} [data-testid="stPlotlyChart"] .scatterlayer').first.wait_for(timeout=120_000)
+            wait_until_idle(page)
+            assert_no_error(page)
+            page.screenshot(path=str(ARTIFACTS / "evaluate-embedding.png"), full_page=True)

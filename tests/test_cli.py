@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import ROOT, make_tiny_data
+from core.models import describe, preset
 from core.predict import predict_proba
 from core.preprocess import canvas_to_mnist
 from core.store import ModelStore
@@ -71,9 +72,20 @@ def test_train_prints_progress_then_accuracies(workspace):
     assert any(line.startswith("Accuracy on training data: ") for line in lines)
     assert float(match.group(1)) >= 0.9
     assert "trained 36 steps" in trained.stdout  # 2 epochs of 300 // 16 batches: the flags were used
+    estimate = next(index for index, line in enumerate(lines) if line.startswith("estimate: "))
+    assert re.fullmatch(r"estimate: about \d+(\.\d)? (s|min|h) here", lines[estimate]), lines[estimate]
+    assert estimate < next(index for index, line in enumerate(lines) if line.startswith("trained "))
     # stderr holds the progress bar, redrawn with carriage returns, and nothing else (no TensorFlow notes).
     assert "\r" in trained.stderr and "epoch 2/2 [" in trained.stderr and "100%" in trained.stderr
     assert all(line.startswith("\repoch ") for line in stderr_lines(trained)), trained.stderr[:500]
+
+
+def test_train_takes_the_quick_cnn_preset(workspace):
+    trained = run_cli("train", "--preset", "quick-cnn", "--epochs", "1", "--batch-size", "32",
+                      "--data", workspace["data"], models=workspace["models"])
+    assert trained.returncode == 0, trained.stderr
+    assert f"model: {describe(preset('quick-cnn').replace(epochs=1, batch_size=32))}" in trained.stdout
+    assert "trained 9 steps" in trained.stdout  # 300 // 32 batches
 
 
 def test_train_saved_the_model_with_its_config(workspace):

@@ -301,6 +301,42 @@ def test_a_changed_file_is_read_again(tmp_path):
     assert len(second.x_train) == 200
 
 
+def test_a_second_process_maps_the_unpacked_arrays(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "unpacked"))
+    path = tmp_path / "compressed.npz"
+    tiny = make_tiny_data()
+    np.savez_compressed(path, X_train=tiny.x_train, y_train=tiny.y_train, X_test=tiny.x_test, y_test=tiny.y_test)
+    first = load_file(path)
+    data_module._cache.clear()  # as in a fresh process
+    second = load_file(path)
+    assert isinstance(second.x_train.base, np.memmap)  # mapped from the unpacked .npy, not decompressed again
+    assert second.description == first.description
+    for split in ("x_train", "y_train", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(second, split), getattr(first, split))
+        assert not getattr(second, split).flags.writeable
+
+
+def test_a_damaged_unpacked_copy_is_replaced_from_the_original(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "unpacked"))
+    path = save_npz(tmp_path / "digits.npz")
+    first = load_file(path)
+    (copy,) = (tmp_path / "unpacked").glob("*/x_train.npy")
+    copy.write_bytes(b"not an array")
+    data_module._cache.clear()
+    second = load_file(path)
+    np.testing.assert_array_equal(second.x_train, first.x_train)
+    data_module._cache.clear()
+    assert isinstance(load_file(path).x_train.base, np.memmap)  # rewritten by the second load
+
+
+def test_an_unwritable_unpacked_folder_only_costs_speed(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(blocker))
+    path = save_npz(tmp_path / "digits.npz")
+    assert len(load_file(path).x_train) == len(make_tiny_data().x_train)
+
+
 # --- source order -----------------------------------------------------------------------------
 
 

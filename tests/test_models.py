@@ -134,6 +134,28 @@ def test_other_networks_map_digits_to_ten_logits(config):
     assert np.asarray(model(np.zeros((2, 28, 28), np.float32), training=False)).shape == (2, 10)
 
 
+@pytest.mark.parametrize("name", ["cnn", "quick-cnn"])
+def test_cnn_presets_are_blocks_of_one_convolution_and_a_pool_with_batch_norm_on_the_dense_layer(name):
+    import keras
+
+    config = preset(name)
+    model = build_model(config)
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    pools = [layer for layer in model.layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert [layer.filters for layer in convolutions] == list(config.conv_filters) == [16, 32, 64]
+    assert [tuple(layer.output.shape[1:3]) for layer in pools] == [(14, 14), (7, 7), (3, 3)]
+    assert [layer.name for layer in norms] == ["hidden_norm1"]  # none after a convolution: see TrainConfig
+    assert config.augment and config.batch_norm and config.lr_schedule == "one-cycle"
+
+
+def test_quick_cnn_is_the_cnn_network_trained_for_less_time():
+    cnn, quick = preset("cnn"), preset("quick-cnn")
+    assert (quick.conv_filters, quick.hidden_units, quick.dropout) == (cnn.conv_filters, cnn.hidden_units, cnn.dropout)
+    assert quick.augment == cnn.augment and quick.batch_norm == cnn.batch_norm
+    assert quick.epochs < cnn.epochs
+
+
 def test_preset_returns_a_fresh_copy():
     changed = preset("lecture")
     changed.epochs = 1
@@ -143,7 +165,7 @@ def test_preset_returns_a_fresh_copy():
 
 
 def test_preset_names_and_unknown_preset():
-    assert set(PRESETS) == {"lecture", "wide-mlp", "cnn"}
+    assert set(PRESETS) == {"lecture", "wide-mlp", "cnn", "quick-cnn"}
     with pytest.raises(ValueError, match="lecture"):
         preset("resnet")
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from core import preprocess
-from core.preprocess import canvas_to_mnist, ink_map, naive_resize, stroke_fraction, stroke_width
+from core.preprocess import (
+    CANVAS_SIZE, canvas_to_mnist, ink_map, naive_resize, rasterize_strokes, stroke_fraction, stroke_width,
+)
 
 # A "7" with a bar, as a polyline in a unit square (x, y).
 SEVEN = [(0.1, 0.05), (0.9, 0.05), (0.45, 0.95)]
@@ -165,6 +169,77 @@ def test_naive_resize_is_the_whole_canvas_at_28x28():
     naive = naive_resize(as_drawing(ink, "black-on-white"))
     assert naive.shape == (28, 28)
     assert naive.mean() == pytest.approx(ink.mean(), abs=0.01)
+
+
+def seven_strokes(height: float = 200, pen: int = 18, top: float = 40, left: float = 40) -> list[dict]:
+    """The 7 of draw_ink as the Draw page's pad sends it: one dict per stroke, points flattened."""
+    return [{"width": pen, "points": [value for x, y in line for value in (left + x * height, top + y * height)]}
+            for line in (SEVEN, BAR)]
+
+
+def test_strokes_are_drawn_white_on_black_in_the_canvas_frame():
+    image = rasterize_strokes(seven_strokes(top=40.5, left=40.5))  # +0.5: draw_ink uses PIL's pixel centres
+    assert image.shape == (CANVAS_SIZE, CANVAS_SIZE) and image.dtype == np.uint8
+    assert set(np.unique(image)) == {0, 255}
+    drawn, expected = image > 0, draw_ink(top=40, left=40) > 0.5  # the same pen: round ends and corners
+    assert (drawn & expected).sum() / (drawn | expected).sum() > 0.98
+
+
+@pytest.mark.parametrize("pen", [6, 18, 30])
+def test_strokes_are_as_wide_as_the_pen(pen):
+    assert stroke_width(rasterize_strokes(seven_strokes(pen=pen)) > 0) == pytest.approx(pen, rel=0.1, abs=0.6)
+
+
+def test_one_point_is_a_round_dot_of_the_pen_width_where_the_browser_puts_it():
+    dot = rasterize_strokes([{"width": 20, "points": [100, 150]}]) > 0
+    rows, cols = np.nonzero(dot)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (140, 159, 90, 109)  # 20 pixels across
+    assert (rows.mean() + 0.5, cols.mean() + 0.5) == pytest.approx((150, 100))  # a pixel's centre is at +0.5
+    assert dot.sum() == pytest.approx(np.pi * 10 ** 2, rel=0.05)
+
+
+def test_a_line_covers_the_same_pixels_as_the_dots_at_its_ends():
+    line = rasterize_strokes([{"width": 20, "points": [40, 150, 240, 150]}]) > 0
+    assert np.array_equal(np.flatnonzero(line.any(axis=1)), np.arange(140, 160))
+    assert np.array_equal(np.flatnonzero(line.any(axis=0)), np.arange(30, 250))
+
+
+def test_strokes_read_as_the_same_digit_as_their_picture():
+    from_strokes = canvas_to_mnist(rasterize_strokes(seven_strokes(height=150, pen=14, top=70, left=90)))
+    from_picture = canvas_to_mnist(as_drawing(draw_ink(height=150, pen=14, top=70, left=90), "white-on-black"))
+    assert np.corrcoef(from_strokes.ravel(), from_picture.ravel())[0, 1] > 0.98  # the corners differ by a pixel
+
+
+def test_no_strokes_is_a_blank_canvas():
+    assert not rasterize_strokes([]).any()
+    assert canvas_to_mnist(rasterize_strokes([])) is None
+
+
+def test_strokes_off_the_canvas_are_cut_at_its_edge():
+    image = rasterize_strokes([{"width": 10, "points": [-50, 140, 400, 140]}], size=100)
+    assert image.shape == (100, 100) and not image.any()  # y = 140 lies below a 100-pixel canvas
+    assert rasterize_strokes([{"width": 10, "points": [-50, 40, 400, 40]}], size=100)[40].all()
+
+
+@pytest.mark.parametrize("stroke, message", [
+    ({"points": [1, 2]}, "'width' and 'points'"),
+    ([1, 2, 3, 4], "'width' and 'points'"),
+    ({"width": 0, "points": [1, 2]}, "'width' must be a positive"),
+    ({"width": "18", "points": [1, 2]}, "'width' must be a positive"),
+    ({"width": 18, "points": [1, 2, 3]}, "'points' must be x, y pairs"),
+    ({"width": 18, "points": []}, "'points' must be x, y pairs"),
+    ({"width": 18, "points": [1, float("nan")]}, "'points' must be x, y pairs"),
+    ({"width": 18, "points": "1, 2"}, "'points' must be x, y pairs"),
+])
+def test_a_malformed_stroke_is_a_value_error_naming_it(stroke, message):
+    good = {"width": 18, "points": [10, 10, 20, 20]}
+    with pytest.raises(ValueError, match=f"stroke 1.*{re.escape(message)}"):
+        rasterize_strokes([good, stroke])
+
+
+def test_the_canvas_size_must_be_positive():
+    with pytest.raises(ValueError, match="size"):
+        rasterize_strokes([], size=0)
 
 
 def _enlarged_strokes(digit: np.ndarray) -> np.ndarray:

@@ -281,3 +281,55 @@ def test_a_file_from_a_newer_format_is_reported_not_misread(store, result):
     listing = store.list()
     assert not listing.models
     assert "newer version" in dict(listing.problems)["future.keras"]
+
+
+def test_a_model_file_from_another_store_is_added_under_a_free_name(store, result, tmp_path):
+    elsewhere = ModelStore(tmp_path / "elsewhere")
+    content = elsewhere.save("remote", result).path.read_bytes()
+    info = store.add_file("fetched", content)
+    assert info.name == "fetched" and info.test_accuracy == result.test_accuracy
+    assert predict_proba(store.load("fetched"), make_tiny_data().x_test[:2]).shape == (2, 10)
+    with pytest.raises(StoreError, match="already exists"):
+        store.add_file("fetched", content)
+    with pytest.raises(StoreError, match="damaged or not a model file"):
+        store.add_file("junk", b"not a zip")
+    assert [path.name for path in store.folder.iterdir()] == ["fetched.keras"]
+
+
+def test_the_owner_is_saved_and_older_files_have_none(store, result):
+    assert store.save("ada-model", result, owner="Ada").owner == "Ada"
+    assert store.save("nobodys", result).owner == ""
+    store.folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(store.folder / "before-owners.keras", "w") as archive:
+        archive.writestr(META_ENTRY, json.dumps(meta_of(result)))  # no "owner": saved before the field existed
+    assert {info.name: info.owner for info in store.list().models} == {
+        "ada-model": "Ada", "nobodys": "", "before-owners": ""}
+
+
+def test_only_the_owner_renames_or_deletes_a_students_model(store, result):
+    store.save("ada-model", result, owner="Ada")
+    with pytest.raises(StoreError, match="'ada-model' belongs to Ada: only Ada or the teacher can rename it"):
+        store.rename("ada-model", "mine", by="Bob")
+    with pytest.raises(StoreError, match="belongs to Ada: only Ada or the teacher can delete it"):
+        store.delete("ada-model", by="")
+    assert store.rename("ada-model", "ada-best", by="Ada").owner == "Ada"
+    store.delete("ada-best", by=None)  # the teacher
+    assert store.list().models == []
+
+
+def test_a_model_without_an_owner_is_shared_unless_the_class_says_otherwise(store, result):
+    store.save("nobodys", result)
+    with pytest.raises(StoreError, match="has no owner: in this class only the teacher can rename it"):
+        store.rename("nobodys", "mine", by="Bob", unowned_shared=False)
+    store.rename("nobodys", "mine", by="Bob")
+    store.delete("mine", by="")
+    assert store.list().models == []
+
+
+def test_the_drawn_accuracy_is_saved_and_older_files_have_none(store, result):
+    assert store.save("measured", result, drawn_accuracy=0.875).drawn_accuracy == 0.875
+    assert store.save("unmeasured", result).drawn_accuracy is None
+    with zipfile.ZipFile(store.folder / "before-drawn.keras", "w") as archive:
+        archive.writestr(META_ENTRY, json.dumps(meta_of(result)))  # no "drawn_accuracy": saved before the field
+    assert {info.name: info.drawn_accuracy for info in store.list().models} == {
+        "measured": 0.875, "unmeasured": None, "before-drawn": None}

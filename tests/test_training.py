@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 
 from conftest import make_tiny_data
-from core.models import preset
+from core import training
+from core.explain import first_layer_weights
+from core.models import TrainConfig, preset
 from core.predict import predict_proba
-from core.training import Progress, TrainingDiverged, TrainingJob, train
+from core.training import (
+    Progress, TrainingDiverged, TrainingJob, evaluate_accuracy, train, train_accuracy_sample, train_and_save,
+)
 
 # A deep ReLU network at the highest allowed learning rate: its loss overflows within a few steps.
 DIVERGING = dict(activation="relu", hidden_units=(128, 128, 128, 128), learning_rate=10.0, epochs=3)
@@ -76,6 +80,49 @@ def test_on_progress_reports_every_chunk_in_order(tiny_data):
     assert training[-1].samples_per_second > 0 and training[-1].eta_seconds == pytest.approx(0.0)
     assert len(training[-1].epoch_history) == 2
     assert seen[-1].state == "evaluating"
+
+
+def test_an_mlp_shows_its_first_layer_while_it_trains(tiny_data):
+    seen: list[Progress] = []
+    result = train(quick(epochs=3), tiny_data, on_progress=seen.append)
+    training_snapshots = [progress for progress in seen if progress.state == "training"]
+    pictures = [progress.first_layer_weights for progress in training_snapshots]
+    assert all(picture is not None and picture.shape == (64, 28, 28) for picture in pictures)
+    assert pictures[0].dtype == np.float32
+    # Refreshed at each epoch end: the last snapshot shows the trained layer, the first one an earlier state.
+    np.testing.assert_array_equal(pictures[-1], first_layer_weights(result.model))
+    assert not np.array_equal(pictures[0], pictures[-1])
+    epoch_ends = [progress for progress in training_snapshots if len(progress.epoch_history) == 1]
+    assert epoch_ends and not np.array_equal(epoch_ends[0].first_layer_weights, pictures[-1])
+
+
+def test_a_cnn_has_no_first_layer_picture(tiny_data):
+    seen: list[Progress] = []
+    config = TrainConfig(architecture="cnn", conv_filters=(4,), hidden_units=(8,), epochs=1)
+    train(config, tiny_data, on_progress=seen.append)
+    assert seen and all(progress.first_layer_weights is None for progress in seen)
+
+
+def test_train_accuracy_is_measured_on_an_even_sample_of_the_training_digits(tiny_data, monkeypatch):
+    full = train_accuracy_sample(60_000)
+    assert len(full) == training.TRAIN_ACCURACY_DIGITS == len(np.unique(full))
+    assert (full[0], full[-1]) == (0, 59_999) and np.ptp(np.diff(full)) <= 1
+    np.testing.assert_array_equal(train_accuracy_sample(300), np.arange(300))  # fewer digits: all of them
+    monkeypatch.setattr(training, "TRAIN_ACCURACY_DIGITS", 40)
+    result = train(quick(), tiny_data)
+    sample = train_accuracy_sample(len(tiny_data.x_train))
+    assert len(sample) == 40
+    assert result.train_accuracy == evaluate_accuracy(result.model, tiny_data.x_train[sample], tiny_data.y_train[sample])
+
+
+def test_train_and_save_publishes_to_the_end_and_never_raises(tiny_data):
+    seen: list[Progress] = []
+    result = train_and_save(quick(), tiny_data, None, "lecture", publish=seen.append, should_stop=lambda: False)
+    assert seen[-1].state == "finished" and seen[-1].test_accuracy == result.test_accuracy
+    failed: list[Progress] = []
+    assert train_and_save(quick(batch_size=512), tiny_data, None, "lecture", publish=failed.append,
+                          should_stop=lambda: False) is None
+    assert failed[-1].state == "failed" and "batch_size 512" in failed[-1].message
 
 
 def test_should_stop_ends_early_and_keeps_a_usable_model(tiny_data):

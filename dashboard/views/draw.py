@@ -1,61 +1,70 @@
-"""Draw: write a digit with the mouse; the active model reads it after every stroke."""
+"""Draw: write a digit with the mouse; the active model reads it after every stroke, and shows why."""
 
 import streamlit as st
 
 from core.models import preset
-from core.store import ModelStore, StoreError
-from core.training import TrainingDiverged, train
-from dashboard import caches, drawing, session
+from core.store import StoreError
+from dashboard import caches, drawing, session, training_view
 
 ROUND = "draw_round"  # part of the canvas key: a new key is a fresh, empty canvas
+NOTE = "draw_class_note"  # (the pad round it is shown with, SaveNote) of the last save to the class set
 
 
 def clear():
     st.session_state[ROUND] = st.session_state.get(ROUND, 0) + 1
 
 
-def train_lecture():
-    """Train the lecture's network here and now (a few seconds on the full set), save it, make it active."""
-    _, data = session.dataset()
-    bar = st.progress(0.0, text="Starting TensorFlow...")
+def save(digit, meant_key: str):
+    """Add the drawing to the class set as the digit chosen under ``meant_key``; a saved one clears the pad."""
+    note = drawing.save_to_class_set(digit, st.session_state.get(meant_key), session.student_name())
+    if note.outcome == "saved":
+        clear()  # a fresh pad for the next digit
+    st.session_state[NOTE] = (st.session_state.get(ROUND, 0), note)
 
-    def report(progress):
-        bar.progress(progress.fraction, text=f"Training the Lecture preset: epoch {progress.epoch}/{progress.epochs}")
 
-    try:
-        result = train(preset("lecture"), data, on_progress=report)
-        store = ModelStore()
-        info = store.save(store.unique_name("lecture"), result)
-    except (ValueError, TrainingDiverged, StoreError, OSError) as error:
-        st.error(f"Training the Lecture preset failed: {error}")
-        return
-    session.set_active_model(info.name)
-    st.rerun()
+def undo():
+    pad_round, note = st.session_state[NOTE]
+    st.session_state[NOTE] = (pad_round, drawing.undo_save(note, session.student_name()))
 
 
 @st.fragment
 def canvas_and_guess(model, pen_width: int):
-    """Only this part reruns on a stroke, so the guess comes back fast."""
-    from streamlit_drawable_canvas import st_canvas  # only importable inside a running app
-
+    """Only this part reruns on a stroke: the guess is sent first, the explanations follow below it."""
+    pad_round = st.session_state.get(ROUND, 0)
     left, right = st.columns([1, 1])
     with left:
-        result = st_canvas(
-            stroke_width=pen_width, stroke_color="#FFFFFF", background_color="#000000", width=280, height=280,
-            drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
-            key=f"draw_canvas_{st.session_state.get(ROUND, 0)}",
-        )
+        strokes = drawing.drawing_pad(pen_width, key=f"draw_pad_{pad_round}")
     with right:
-        drawing.show_prediction(model, result.image_data)
+        note_round, note = st.session_state.get(NOTE, (None, None))
+        if note_round == pad_round:
+            drawing.show_save_note(note, on_undo=undo)
+        reading = drawing.show_prediction(model, strokes)
+        if reading is not None:
+            st.session_state[session.DRAWN_DIGIT] = reading.digit  # the star on Evaluate's embedding map
+            meant_key = f"draw_meant_{pad_round}_{len(strokes)}"  # a new stroke asks again
+            drawing.ask_meant_digit(meant_key, on_save=save, args=(reading.digit, meant_key))
+    if reading is not None:
+        drawing.show_explanations(model, reading)
 
 
 def main():
     st.title("Draw")
     info = session.model_picker("draw_model")
     if info is None:
+        if session.training_running():
+            st.info("Training a network for you; it is used here as soon as it is saved.")
+            training_view.live_view()
+            return
         st.info("No model is saved yet. Train the lecture's network now: a few seconds on the full set.")
         if st.button("Train the Lecture preset", type="primary"):
-            train_lecture()
+            try:
+                session.start_training(preset("lecture"))
+            except ValueError as error:
+                st.error(f"Training cannot start on this server: {error}.")
+                return
+            st.rerun()
+        if session.progress() is not None and session.progress().failed:
+            st.error(session.progress().message)
         return
     try:
         model = caches.load_model(info)

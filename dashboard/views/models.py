@@ -1,18 +1,45 @@
-"""Models: every saved model, their loss curves side by side; rename, delete, download."""
+"""Models: the class's leaderboard and join link; every saved model, their loss curves side by side; rename,
+delete, download (a student only their own); an MLP's first-layer weights; the teacher's class rules."""
 
+import dataclasses
+import functools
+from pathlib import Path
+
+import segno
 import streamlit as st
 
+from core import classroom
 from core.charts import LossCurve, smoothing_for
-from core.models import describe_network, describe_training
+from core.drawn_digits import LEADERBOARD_DIGITS, drawn_accuracy
+from core.explain import first_layer_weights
+from core.handwriting import ClassDigits, count_text
+from core.models import PRESETS, describe_network, describe_training
 from core.store import ModelStore, StoreError
 from dashboard import caches, figures, session
+from dashboard.explain_blocks import weights_grid_html
 
 MESSAGE = "models_message"  # (kind, text) left by the last rename or delete
+WEIGHT_COLUMNS = 16  # the lecture's 64 hidden units in 4 rows
+# How often the leaderboard re-reads the models folder while the page is open: a finished run shows up
+# within 10 s, and a re-read that finds no file changed costs one directory listing (caches.saved_models).
+LEADERBOARD_REFRESH = "10s"
+# The projector (?present=1): the rankings in type the back row can read. Tables keep their own small
+# type, so the present view's larger page type does not reach them.
+PRESENT_LEADERBOARD_CSS = ("<style>.st-key-models_leaderboard td, .st-key-models_leaderboard th, "
+                           ".st-key-models_leaderboard strong { font-size: 1.6rem; }</style>")
+QR_SCALE = 5  # pixels per QR module: a 33-module code is 165 px, readable by a phone across a classroom
+
+
+def _acting() -> dict:
+    """Who asks the store to change a model: the teacher may change any; a student their own, and models
+    with no owner only while there is no class (no teacher key)."""
+    return {"by": None if session.teacher_unlocked() else session.student_name(),
+            "unowned_shared": not classroom.teacher_key_set()}
 
 
 def rename(name):
     try:
-        new_name = ModelStore().rename(name, st.session_state[f"models_new_name_{name}"]).name
+        new_name = ModelStore().rename(name, st.session_state[f"models_new_name_{name}"], **_acting()).name
     except (StoreError, OSError) as error:
         st.session_state[MESSAGE] = ("error", f"{error}.")
         return
@@ -23,11 +50,124 @@ def rename(name):
 
 def delete(name):
     try:
-        ModelStore().delete(name)
+        ModelStore().delete(name, **_acting())
     except (StoreError, OSError) as error:
         st.session_state[MESSAGE] = ("error", f"{error}.")
         return
     st.session_state[MESSAGE] = ("success", f"Deleted {name}.")
+
+
+def save_rules():
+    try:
+        epochs = st.session_state["models_max_epochs"]
+        rules = classroom.ClassRules(tuple(st.session_state["models_allowed_presets"]), epochs or None)
+        classroom.save_rules(rules)
+    except (ValueError, OSError) as error:
+        st.session_state[MESSAGE] = ("error", f"The class rules were not saved: {error}.")
+        return
+    st.session_state[MESSAGE] = ("success", "Saved the class rules: every student's next run must keep them.")
+
+
+def clear_class():
+    try:
+        names = classroom.clear_class_models(ModelStore())
+    except (StoreError, OSError) as error:
+        st.session_state[MESSAGE] = ("error", f"The class's models were not all deleted: {error}.")
+        return
+    st.session_state["models_sure_clear"] = False
+    st.session_state[MESSAGE] = ("success", f"Deleted the class's {len(names)} model(s).")
+
+
+def clear_handwriting():
+    try:
+        count = ClassDigits().clear()
+    except OSError as error:
+        st.session_state[MESSAGE] = ("error", f"The class's handwriting was not all deleted: {error}.")
+        return
+    st.session_state["models_sure_clear_drawings"] = False
+    st.session_state[MESSAGE] = ("success", f"Deleted the class's {count_text(count)}.")
+
+
+@functools.lru_cache(maxsize=4)
+def qr_svg(url: str) -> str:
+    return segno.make(url, error="m").svg_inline(scale=QR_SCALE, light="white")
+
+
+def join_link():
+    """The address students open to join, and its QR code for their phones."""
+    url = classroom.join_url(st.get_option("server.port"))
+    with st.expander("Join this class", expanded=classroom.teacher_key_set()):
+        st.markdown(f"Open **{url}** on a phone or laptop on this network, or scan:")
+        st.html(qr_svg(url))
+
+
+@st.cache_resource(max_entries=256, show_spinner="Measuring a model on drawn digits...")
+def _drawn_accuracy(path: str, mtime_ns: int, data_key: str, _data) -> float | None:
+    return drawn_accuracy(ModelStore(Path(path).parent).load(Path(path).stem), _data)
+
+
+def measured_drawn_accuracy(info, data_key: str, data) -> float | None:
+    """The drawn-digit accuracy of a model saved without it (before the field existed), measured on
+    ``data`` once per file version; None when its file cannot be read."""
+    try:
+        return _drawn_accuracy(str(info.path), info.path.stat().st_mtime_ns, data_key, data)
+    except (StoreError, OSError):
+        return None
+
+
+def with_drawn_accuracy(models: list) -> list:
+    """``models``, every student's with its drawn-digit accuracy: the training worker saves it with the
+    model; older files are measured here on the server's digits."""
+    data_key, data, _ = caches.default_data()
+    return [dataclasses.replace(info, drawn_accuracy=measured_drawn_accuracy(info, data_key, data))
+            if info.owner and info.drawn_accuracy is None else info for info in models]
+
+
+def ranking(column, title: str, rows: list[classroom.LeaderboardRow]) -> None:
+    column.markdown(f"**{title}**")
+    column.table([{"place": place, "student": row.owner, "best model": row.model,
+                   "accuracy": f"{row.accuracy:.1%}", "models": row.models}
+                  for place, row in enumerate(rows, 1)], hide_index=True)
+
+
+@st.fragment(run_every=LEADERBOARD_REFRESH)
+def leaderboard():
+    """Each student's best model on the test digits and on drawn digits, re-read while the page is open."""
+    models = with_drawn_accuracy(caches.saved_models().models)
+    by_test = classroom.leaderboard(models, "test")
+    st.subheader("Leaderboard")
+    if not by_test:
+        st.caption("No student has saved a model yet: enter your name in the sidebar, then train one.")
+        return
+    if session.present_view():
+        st.html(PRESENT_LEADERBOARD_CSS)
+    with st.container(key="models_leaderboard"):
+        test_column, drawn_column = st.columns(2)
+        ranking(test_column, "Test digits", by_test)
+        ranking(drawn_column, "Drawn digits", classroom.leaderboard(models, "drawn"))
+        st.caption(f"*Drawn digits*: {LEADERBOARD_DIGITS} test digits redrawn as people draw on the Draw page's "
+                   "pad (any size, place, pen width and colours), then read the way the Draw page reads yours.")
+
+
+def teacher_controls(models):
+    """The teacher's rules for every student's run, and clearing the class's models."""
+    st.subheader("Teacher")
+    try:
+        rules = classroom.load_rules()
+    except ValueError as error:
+        st.warning(f"{error}.")
+        rules = classroom.ClassRules()
+    st.multiselect("Presets students may train (none: any network)", list(PRESETS),
+                   default=list(rules.allowed_presets), key="models_allowed_presets")
+    st.number_input("Most epochs per run (0: no limit)", min_value=0, max_value=500,
+                    value=rules.max_epochs or 0, key="models_max_epochs")
+    st.button("Save class rules", on_click=save_rules)
+    owned = sum(1 for info in models if info.owner)
+    sure = st.checkbox(f"Yes, delete the {owned} model(s) students saved", key="models_sure_clear")
+    st.button("Clear the class's models", on_click=clear_class, disabled=not (sure and owned))
+    drawings = ClassDigits().count()
+    sure = st.checkbox(f"Yes, delete the class's {count_text(drawings)} (Draw page)", key="models_sure_clear_drawings")
+    st.button("Clear the class's handwriting", on_click=clear_handwriting, disabled=not (sure and drawings))
 
 
 def main():
@@ -38,18 +178,25 @@ def main():
     kind, text = st.session_state.pop(MESSAGE, (None, None))
     if kind:
         getattr(st, kind)(text)
+    leaderboard()
+    join_link()
+    if session.teacher_unlocked():
+        teacher_controls(listing.models)
     if not listing.models:
         st.info("No saved model yet: train one on the Train page.")
         return
+    st.subheader("All models")
     st.dataframe([{
-        "name": info.name, "architecture": describe_network(info.config),
+        "name": info.name, "owner": info.owner, "architecture": describe_network(info.config),
         "hyperparameters": f"{info.config.activation}, {describe_training(info.config)}"
                            + (" (stopped early)" if info.stopped else ""),
-        "test accuracy": info.test_accuracy, "train accuracy": info.train_accuracy,
+        "test accuracy": info.test_accuracy, "drawn accuracy": info.drawn_accuracy,
+        "train accuracy": info.train_accuracy,
         "training time (s)": info.training_seconds, "parameters": info.parameters,
         "date": info.created.replace("T", " ").replace("+00:00", " UTC"), "data": info.data_description,
     } for info in listing.models], hide_index=True, column_config={
         "test accuracy": st.column_config.NumberColumn(format="percent"),
+        "drawn accuracy": st.column_config.NumberColumn(format="percent"),
         "train accuracy": st.column_config.NumberColumn(format="percent"),
         "training time (s)": st.column_config.NumberColumn(format="%.1f"),
     })
@@ -64,6 +211,8 @@ def main():
     st.subheader("Manage")
     name = st.selectbox("Model", names, key="models_manage")
     info = next(info for info in listing.models if info.name == name)
+    if info.owner:
+        st.caption(f"{name} belongs to {info.owner}: only {info.owner} or the teacher can rename or delete it.")
     rename_column, delete_column, download_column = st.columns(3, vertical_alignment="bottom")
     rename_column.text_input("New name", value=name, key=f"models_new_name_{name}")
     rename_column.button("Rename", on_click=rename, args=(name,))
@@ -71,6 +220,27 @@ def main():
     delete_column.button("Delete", on_click=delete, args=(name,), disabled=not sure)
     download_column.download_button("Download .keras", data=info.path.read_bytes, file_name=f"{name}.keras",
                                     mime="application/octet-stream", on_click="ignore")
+    with st.expander(f"First-layer weights of {name}", key="models_weights", on_change="rerun") as weights:
+        if weights.open:  # loading a model starts TensorFlow: only when asked
+            show_weights(info)
+
+
+def show_weights(info) -> None:
+    """What each hidden unit of an MLP looks for, one 28x28 picture per unit; for a CNN, where to look instead."""
+    try:
+        model = caches.load_model(info)
+    except StoreError as error:
+        st.error(f"{error}. Pick another model.")
+        return
+    try:
+        weights = first_layer_weights(model)  # (units, 28, 28)
+    except ValueError:
+        st.info(f"First-layer weights are shown for MLPs, whose hidden units each weigh every pixel. {info.name} "
+                "is a CNN: its first layer is small 3×3 filters slid over the digit. The Evaluate page shows which "
+                "pixels drive its answers (Why this answer?), and the Draw page its feature maps.")
+        return
+    st.caption(f"One picture per hidden unit ({len(weights)}): red pixels push the unit up, blue ones push it down.")
+    st.html(weights_grid_html(weights, columns=WEIGHT_COLUMNS))
 
 
 main()

@@ -2,84 +2,27 @@
 
 import streamlit as st
 
+from core import classroom
 from core.lecture import memorize_five, untrained_probabilities
-from core.store import ModelStore, StoreError
-from dashboard import figures, session, train_form
+from dashboard import caches, figures, session, train_form
+from dashboard.training_view import live_view, results_view
 
-REFRESH_SECONDS = 0.4  # the live chart redraws at least twice a second
 START_ERROR = "train_start_error"
 
 
 def start():
     try:
         config = train_form.config()
+        classroom.check_run(config)  # the teacher's limits; nothing without MNIST_TEACHER_KEY
     except ValueError as error:
         st.session_state[START_ERROR] = f"{error}. Fix it in the form, then press Start again."
         return
     st.session_state.pop(START_ERROR, None)
     if not session.training_running():
-        session.start_training(config)
-
-
-def rename(old_name):
-    new_name = st.session_state[f"train_name_{old_name}"]
-    try:
-        ModelStore().rename(old_name, new_name)
-    except (StoreError, OSError) as error:
-        st.session_state[session.SAVE_ERROR] = f"{error}."
-        return
-    st.session_state[session.SAVED] = new_name.strip()
-    session.set_active_model(new_name.strip())
-    st.session_state.pop(session.SAVE_ERROR, None)
-
-
-def progress_view(progress):
-    """The progress bar and the loss chart of a run, running or done."""
-    steps_per_epoch = progress.total_steps // max(progress.epochs, 1)
-    if progress.state == "starting":
-        text = "Starting TensorFlow and building the network..."
-    elif progress.state == "evaluating":
-        text = "Measuring accuracy on the training and test digits..."
-    else:
-        eta = f"{progress.eta_seconds:.0f} s left" if progress.eta_seconds is not None else ""
-        text = (f"Epoch {progress.epoch}/{progress.epochs} · step {progress.step:,}/{progress.total_steps:,} · "
-                f"{progress.samples_per_second:,.0f} samples/s · {eta}")
-    st.progress(progress.fraction, text=text)
-    validation = [(record.epoch, record.val_accuracy) for record in progress.epoch_history
-                  if record.val_accuracy is not None]
-    chart = figures.loss_figure(session.loss_curve(progress), steps_per_epoch, progress.total_steps, validation)
-    st.plotly_chart(chart, key="train_loss_chart")
-
-
-@st.fragment(run_every=REFRESH_SECONDS)
-def live_view():
-    """Redrawn on its own while the run goes on; the rest of the page stays put."""
-    progress = session.job().snapshot()
-    progress_view(progress)
-    if progress.done:
-        st.rerun()  # the whole page, to show the results and stop polling
-
-
-def results_view(progress):
-    if progress.state == "failed":
-        st.error(progress.message)
-        return
-    progress_view(progress)
-    if progress.stopped:
-        st.info(f"Stopped after {progress.step:,} of {progress.total_steps:,} steps: "
-                "the accuracies below are those of the model trained so far.")
-    left, right = st.columns(2)
-    # Fractions with four decimals, as the lecture's last cell prints them (0.9615).
-    left.metric("Accuracy on training data", f"{progress.train_accuracy:.4f}")
-    right.metric("Accuracy on test data", f"{progress.test_accuracy:.4f}")
-    if st.session_state.get(session.SAVE_ERROR):
-        st.error(st.session_state[session.SAVE_ERROR])
-    if st.session_state.get(session.SAVED):
-        st.success(f"Saved as **{st.session_state[session.SAVED]}**; open it on the Evaluate, Draw or Models page.")
-        name, button = st.columns([3, 1], vertical_alignment="bottom")
-        saved = st.session_state[session.SAVED]
-        name.text_input("Model name", value=saved, key=f"train_name_{saved}")
-        button.button("Rename", on_click=rename, args=(saved,))
+        try:
+            session.start_training(config, add_class_digits=train_form.add_class_digits())
+        except ValueError as error:
+            st.session_state[START_ERROR] = f"Training cannot start on this server: {error}."
 
 
 st.title("Train")
@@ -87,8 +30,12 @@ train_form.load_link()
 running = session.training_running()
 train_form.form(disabled=running)
 try:
-    train_form.save_link(train_form.config())
+    config = train_form.config()
+    train_form.save_link(config)
     st.caption("The address bar now holds this setup: share the link and it opens with these values.")
+    if not running:
+        st.info(f"This run will take **{caches.training_estimate(config, session.dataset()[1])}**, "
+                "from a few of its steps timed on this server.", icon=":material/timer:")
 except ValueError as error:
     st.error(f"{error}.")
 start_column, stop_column, _ = st.columns([1, 1, 6])

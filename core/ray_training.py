@@ -1,0 +1,212 @@
+"""Training on a Ray cluster: with ``RAY_ADDRESS`` set, each scheduled run trains in an actor there.
+
+The server never talks to Ray itself. ``ray.init()`` replaces the SIGTERM handler of the process
+that calls it and warns (an open Ray issue proposes failing) when called off the main thread, which
+is where Streamlit runs every page. So the scheduler's worker processes (core/scheduler.py) are the
+Ray drivers: each connects once, on its own main thread, and relays one run at a time. Ray's docs
+steer long ML work to the Jobs API, but that needs the cluster's dashboard; a driver process does
+not, and it is what lets Progress and Stop travel every fraction of a second. Keras 3 has no
+MultiWorkerMirroredStrategy, so the cluster scales a class out as many independent runs, one actor
+each, never one run split over machines.
+
+The actor trains with ``core.training.train_and_save`` (the same code as a local run) into a
+scratch store on its own node, and sends the ``.keras`` file back; the driver adds it to the
+server's store under a free name. A worker or node that dies mid-run becomes a "failed" Progress
+that says so, never a hang.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from core.data import MnistData
+from core.models import TrainConfig
+from core.store import ModelStore, StoreError
+from core.training import Progress
+
+RAY_ADDRESS_VARIABLE = "RAY_ADDRESS"
+# Ray CPUs one run reserves. TensorFlow spreads a run over every core of its node, so a run asks
+# for two and Ray places at most (node CPUs / 2) runs per node; more wait in Ray's own queue.
+CPUS_PER_RUN = 2
+# How often the driver asks the actor for its Progress: the Train page redraws every 0.4 s.
+POLL_SECONDS = 0.25
+# How long the cluster's address may take to accept a connection before a run fails.
+PROBE_SECONDS = 5.0
+# An actor that does not answer a Progress request this long is treated as lost.
+ANSWER_SECONDS = 30.0
+
+
+def ray_address() -> str | None:
+    """The cluster runs go to (``RAY_ADDRESS``), or None to train in local worker processes."""
+    return os.environ.get(RAY_ADDRESS_VARIABLE, "").strip() or None
+
+
+def connect(address: str) -> None:
+    """Join the cluster at ``address`` from this process's main thread, shipping ``core`` to its workers.
+
+    Raises RuntimeError naming the address and what to check when no cluster answers there.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError(f"{RAY_ADDRESS_VARIABLE}={address} asks for a Ray cluster, but Ray is not installed "
+                           "here: pip install 'ray>=2.60,<3', or unset RAY_ADDRESS to train on this machine.") from None
+
+    _check_answers(address)
+    core_package = str(Path(__file__).resolve().parent)
+    if ray.is_initialized():  # joined another cluster before: RAY_ADDRESS changed between runs
+        ray.shutdown()
+    try:
+        ray.init(address=address, runtime_env={"py_modules": [core_package]},
+                 log_to_driver=False, logging_level="ERROR", configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise RuntimeError(
+            f"no Ray cluster answered at {RAY_ADDRESS_VARIABLE}={address} ({error}). Start one with "
+            "`ray start --head`, or unset RAY_ADDRESS to train on this machine."
+        ) from None
+
+
+def _check_answers(address: str) -> None:
+    """Fail at once when nothing listens at a host:port address: ray.init() itself keeps retrying for minutes."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms: left to ray.init
+    try:
+        socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
+    except OSError as error:
+        raise RuntimeError(
+            f"no Ray cluster answered at {RAY_ADDRESS_VARIABLE}={address} ({error}). Start one with "
+            "`ray start --head`, or unset RAY_ADDRESS to train on this machine."
+        ) from None
+
+
+def _remote_run_class():
+    """The actor class, defined on first use so that importing this module does not import Ray."""
+    import ray
+
+    @ray.remote(max_concurrency=2)  # one thread trains; the other answers progress() and stop()
+    class RemoteRun:
+        def __init__(self):
+            self._progress: Progress | None = None
+            self._stop = threading.Event()
+
+        def train(self, config: TrainConfig, data: MnistData, save_name: str,
+                  owner: str) -> tuple[Progress, bytes, str]:
+            """(the last Progress, the saved .keras file or b"", where it trained)."""
+            import tempfile
+
+            from core.training import train_and_save
+
+            with tempfile.TemporaryDirectory() as folder:
+                store = ModelStore(folder)
+                train_and_save(config, data, store, save_name, publish=self._publish, should_stop=self._stop.is_set,
+                               owner=owner)
+                final = self._progress
+                content = store.path_of(final.saved_as).read_bytes() if final.saved_as else b""
+            return final, content, f"Ray node {socket.gethostname()}, process {os.getpid()}"
+
+        def _publish(self, progress: Progress) -> None:
+            self._progress = progress  # one reference swap: the other thread reads whole snapshots
+
+        def progress(self) -> Progress | None:
+            return self._progress
+
+        def stop(self) -> None:
+            self._stop.set()
+
+    return RemoteRun
+
+
+_actor_class = None
+# The data sets last sent to the cluster's object store, newest first, each with its reference there.
+# The data are kept with their references, never only their id(): an upload or a set with the class's
+# drawings is a new object per run, and a later one could get a freed one's id and train on its digits.
+# Two: the server's digits stay while a run on other digits comes and goes.
+_sent: list[tuple[MnistData, object]] = []
+SENT_KEPT = 2
+
+
+def train_and_save_on_ray(
+    config: TrainConfig,
+    data: MnistData,
+    store: ModelStore | None,
+    save_name: str,
+    publish: Callable[[Progress], None],
+    should_stop: Callable[[], bool],
+    owner: str = "",
+) -> None:
+    """``core.training.train_and_save``, run by an actor on the cluster this process joined with ``connect``.
+
+    Publishes the actor's Progress while it trains; Stop reaches it within POLL_SECONDS plus one chunk.
+    The finished model is added to ``store`` here. Never raises: a lost actor, node or cluster ends
+    the run as "failed" with a message saying what happened and what to do.
+    """
+    import ray
+    from ray.exceptions import GetTimeoutError, RayError
+
+    global _actor_class
+    _actor_class = _actor_class or _remote_run_class()
+    last = Progress(epochs=config.epochs, message="Waiting for a free place on the Ray cluster...")
+    publish(last)
+    actor = None
+    try:
+        actor = _actor_class.options(num_cpus=CPUS_PER_RUN).remote()
+        finished = actor.train.remote(config, _in_object_store(data), save_name, owner)
+        stop_sent = False
+        while not ray.wait([finished], timeout=POLL_SECONDS)[0]:
+            if should_stop() and not stop_sent:
+                actor.stop.remote()
+                stop_sent = True
+            progress = ray.get(actor.progress.remote(), timeout=ANSWER_SECONDS)
+            if progress is not None and progress is not last:
+                last = progress
+                publish(progress)
+        final, content, where = ray.get(finished)
+    except GetTimeoutError:
+        publish(replace(last, state="failed", message=(
+            f"The Ray cluster stopped answering for {ANSWER_SECONDS:.0f} s; the run is lost and no model was saved. "
+            "Check the cluster (`ray status`) and start the run again.")))
+        return
+    except RayError as error:
+        publish(replace(last, state="failed", message=(
+            f"The Ray worker training this run was lost ({type(error).__name__}): its process or node died. "
+            "The run is lost and no model was saved; start it again.")))
+        return
+    finally:
+        if actor is not None:
+            ray.kill(actor)
+    publish(_bring_home(final, content, where, store, save_name))
+
+
+def _in_object_store(data: MnistData):
+    """The reference to ``data`` in the cluster's object store: the server's digits go there once per
+    worker, other digits (an upload, the class's drawings added) with their run."""
+    import ray
+
+    global _sent
+    ref = next((ref for sent, ref in _sent if sent is data), None)
+    if ref is None:
+        ref = ray.put(data)
+    _sent = [(data, ref)] + [(sent, kept) for sent, kept in _sent if sent is not data][: SENT_KEPT - 1]
+    return ref
+
+
+def _bring_home(final: Progress, content: bytes, where: str, store: ModelStore | None, save_name: str) -> Progress:
+    """The actor's last Progress, with its model added to the server's store under a free name."""
+    message = f"{final.message} Trained on {where}.".strip()
+    if not content or store is None:
+        return replace(final, saved_as="", message=message)
+    problem = None
+    for _ in range(3):  # another session may take the same free name between the two calls
+        try:
+            saved = store.add_file(store.unique_name(save_name), content)
+            return replace(final, saved_as=saved.name, message=message)
+        except (StoreError, OSError) as error:
+            problem = error
+    return replace(final, saved_as="", message=(
+        f"The model could not be saved: {problem}. Check that {store.folder} is writable. Trained on {where}."))

@@ -1,0 +1,405 @@
+"""Lecture: the lecture's notebook, cell by cell, run live on the digits in use.
+
+Each step is one cell: its essential line or two of code, then what that code gives here and now.
+Previous and Next (or the Left and Right arrow keys) move through the steps; the address bar holds
+the step, so ``?step=12`` opens step 12; "Presenting" enlarges the type for the front of a classroom.
+Only the steps that need a network import TensorFlow: the first step is as light as the Digits page.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Literal, NamedTuple
+
+import numpy as np
+import streamlit as st
+
+from core import lecture
+from core.data import MnistData, flatten_images, normalize_images, one_hot
+from core.evaluate import saved_train_accuracy
+from core.models import describe, preset
+from core.predict import predict_logits, predict_proba, softmax
+from core.store import StoreError
+from dashboard import caches, figures, session, training_view
+from dashboard.html_blocks import gallery_html, pixel_table_html, png_data_uri
+
+STEP_PARAMETER = "step"  # ?step=12 in the address bar: 1-based, as the steps are numbered on the page
+JUMP = "lecture_jump"  # the step list's widget key
+PRESENTING = "lecture_presenting"
+RESEED = "lecture_reseed"  # seed of the network re-initialized in the re-initialize step
+MEMO = "lecture_memo"  # results of the TensorFlow steps, so Previous/Next come back to them at once
+SWEEP = (0.1, 0.5, 0.9, 0.99, 0.999, 1.0)  # how sure of the right digit, in the loss table
+Network = Literal["untrained", "trained"]
+
+PRESENTING_CSS = """<style>
+[data-testid="stMain"] [data-testid="stMarkdown"] :is(p, li, td, th) {font-size: 1.6rem; line-height: 1.5}
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p {font-size: 1.3rem}
+[data-testid="stMain"] [data-testid="stCode"] :is(pre, code) {font-size: 1.35rem !important}
+[data-testid="stMain"] h1 {font-size: 3.4rem}
+[data-testid="stMain"] h2 {font-size: 2.6rem}
+[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 3.2rem}
+[data-testid="stMain"] [data-testid="stMetricLabel"] p {font-size: 1.3rem}
+[data-testid="stMain"] figcaption {font-size: 1.2rem !important}
+[data-testid="stMain"] .katex {font-size: 1.7em}
+</style>"""
+
+
+class Step(NamedTuple):
+    title: str
+    code: str  # the lecture's essential line or two, as it wrote them
+    render: Callable[[MnistData], None]  # what that code gives on the digits in use
+
+
+def remembered(name: str, compute: Callable[[], object], *key) -> object:
+    """compute() once per session, data set and ``key``: moving back to a step shows the same numbers at once."""
+    data_key, _ = session.dataset()
+    memo = st.session_state.setdefault(MEMO, {})
+    if (name, data_key, *key) not in memo:
+        with st.spinner("Running it (TensorFlow starts the first time: a few seconds)..."):
+            memo[(name, data_key, *key)] = compute()
+    return memo[(name, data_key, *key)]
+
+
+def trained_network(data: MnistData) -> tuple[str, object] | None:
+    """(where it comes from, Keras model): the active saved model, which this session's finished run becomes
+    (dashboard.session.collect_finished_run); None if there is none. Raises StoreError when it cannot be read."""
+    info = session.active_model()
+    if info is None:
+        return None
+    return f"the active model **{info.name}** ({describe(info.config)})", caches.load_model(info)
+
+
+def first_digit_html(data: MnistData, size: int) -> str:
+    return gallery_html([data.x_train[0]], [f"X_train[0]: a {data.y_train[0]}"], columns=1, size=size)
+
+
+def load(data: MnistData) -> None:
+    st.markdown(f"The digits in use: **{data.description}**. Each is 28×28 pixels, each pixel a grey value "
+                "from 0 (paper) to 255 (ink).")
+    shapes, digit = st.columns([2, 1])
+    shapes.code(f"{data.x_train.shape}\n{data.x_test.shape}", language=None)
+    shapes.caption("Images × rows × columns, for the training set and then the test set.")
+    digit.html(first_digit_html(data, 168))
+
+
+def pixels(data: MnistData) -> None:
+    st.markdown("The first training digit, as the numbers the network gets: 28 rows of 28 grey values.")
+    table, digit = st.columns([3, 1])
+    table.html(pixel_table_html(data.x_train[0]))
+    digit.html(first_digit_html(data, 168))
+
+
+def grid(data: MnistData) -> None:
+    side = 5
+    images, labels = data.x_train[: side * side], data.y_train[: side * side]
+    pictures, printed = st.columns([3, 2])
+    pictures.html(gallery_html(images, [""] * len(images), columns=side, size=72))
+    printed.caption("The labels that come with them:")
+    printed.code(np.array2string(labels.reshape(side, side) if len(labels) == side * side else labels),
+                 language=None)
+
+
+def flatten(data: MnistData) -> None:
+    flat = flatten_images(data.x_train)  # (N, 784): a view, nothing is copied
+    st.markdown("The network takes a list of 784 numbers, not a square: the 28 rows are laid end to end.")
+    st.code(f"{flat.shape}\n{flatten_images(data.x_test).shape}", language=None)
+    square, strip = st.columns([1, 4])
+    square.html(first_digit_html(data, 112))
+    strip.caption(f"The same digit as one strip of {flat.shape[1]} pixels: row 0, then row 1, ... then row 27.")
+    strip.html(f'<img src="{png_data_uri(flat[:1])}" alt="X_train[0] flattened" '
+               'style="width:100%;height:48px;image-rendering:pixelated;border-radius:3px">')
+
+
+def normalize(data: MnistData) -> None:
+    low, high = int(data.x_train.min()), int(data.x_train.max())
+    st.markdown("Each pixel is rescaled with the lowest value **L** and the highest value **H** in the data:")
+    st.latex(r"x' = \frac{x - L}{H - L}" + rf"\qquad L = {low},\; H = {high}")
+    if high == low:
+        st.warning(f"Every training pixel here is {low}, so H - L = 0 and the formula cannot be used. "
+                   "Load MNIST digits on the Digits page.")
+        return
+    digit = data.x_train[0]
+    row = int(np.argmax((digit > 0).sum(axis=1)))  # the row with the most ink shows the most
+    after = (digit[row].astype(np.float32) - low) / (high - low)
+    st.caption(f"Row {row} of X_train[0], before (0-255):")
+    st.code(np.array2string(digit[row], max_line_width=200), language=None)
+    st.caption("and after (0-1):")
+    st.code(np.array2string(after, precision=3, max_line_width=200), language=None)
+    if np.allclose(after, normalize_images(digit[row])):
+        st.caption(f"With L = {low} and H = {high} this is dividing by 255, which is what this app does "
+                   "(core.data.normalize_images) for every digit.")
+    else:
+        st.caption("This app divides by 255 for every digit (core.data.normalize_images); with these digits' "
+                   f"L = {low} and H = {high} the lecture's formula gives other numbers.")
+
+
+def one_hot_labels(data: MnistData) -> None:
+    labels = data.y_train[:5]
+    st.markdown("The network answers with 10 numbers, one per digit, so each label becomes 10 numbers: "
+                "a 1 in the label's place and 0 everywhere else.")
+    st.code(f"Initial labels:\n{labels}\n1-hot representation:\n{one_hot(labels)}", language=None)
+
+
+def network_diagram(shapes: list[tuple[str, tuple[int, ...]]], activation: str) -> str:
+    """The layers as boxes and the weights between them as labelled arrows, in plain HTML."""
+    sizes = [shape[0] for name, shape in shapes if name.startswith("W")] + [shapes[-1][1][0]]
+    boxes = [f"<b>x</b><br>{sizes[0]} pixels"]
+    boxes += [f"<b>h{layer}</b><br>{units} units, {activation}" for layer, units in enumerate(sizes[1:-1], 1)]
+    boxes.append(f"<b>h{len(sizes) - 1}</b><br>{sizes[-1]} logits<br>→ softmax")
+    arrows = [f"{weights} ({' × '.join(map(str, shape))})<br>{bias} ({bias_shape[0]})"
+              for (weights, shape), (bias, bias_shape) in zip(shapes[::2], shapes[1::2])]
+    box = ('<div style="border:2px solid #1f6feb;border-radius:8px;padding:10px 16px;text-align:center;'
+           'min-width:120px">{}</div>')
+    arrow = ('<div style="text-align:center;color:#57606a;font-size:0.9rem;padding:0 8px">{}'
+             '<div style="font-size:1.6rem;color:#1f6feb">⟶</div></div>')
+    parts = [box.format(boxes[0])]
+    for label, content in zip(arrows, boxes[1:]):
+        parts += [arrow.format(label), box.format(content)]
+    return f'<div style="display:flex;align-items:center;flex-wrap:wrap;gap:4px">{"".join(parts)}</div>'
+
+
+def network(data: MnistData) -> None:
+    config = preset("lecture")
+    shapes = lecture.weight_shapes(config)
+    st.html(network_diagram(shapes, config.activation))
+    st.latex(r"h_1 = \tanh(x\,W_1 + b_1) \qquad h_2 = h_1 W_2 + b_2 \qquad "
+             r"\text{class\_probs} = \mathrm{softmax}(h_2)")
+    counts = [math.prod(shape) for _, shape in shapes]
+    st.dataframe({"weights": [name for name, _ in shapes],
+                  "shape": [" × ".join(map(str, shape)) for _, shape in shapes], "numbers": counts},
+                 hide_index=True, width="content")
+    st.markdown(f"**{sum(counts):,} numbers** in all, each learned from the digits. This app builds the same "
+                f"network with Keras: `build_model(preset('lecture'))`, {describe(config)}.")
+
+
+def softmax_and_loss(data: MnistData) -> None:
+    st.markdown("**softmax** turns the 10 logits into probabilities: raise e to each, divide by their sum. "
+                "The lecture's loss then applies softmax **a second time**, to probabilities.")
+    trained = None
+    try:
+        trained = trained_network(data)
+    except StoreError as error:
+        st.warning(f"{error}. Showing the untrained network instead.")
+    pick, which = st.columns(2)
+    index = pick.number_input(f"Training digit (0 to {len(data.x_train) - 1:,})", 0, len(data.x_train) - 1,
+                              key="lecture_digit")
+    networks: dict[Network, str] = {"trained": f"the trained network: {trained[0]}"} if trained else {}
+    networks["untrained"] = "an untrained network"
+    chosen: Network = which.radio("Network", list(networks), format_func=networks.get, key="lecture_network")
+    model = trained[1] if chosen == "trained" else remembered("fresh network", lecture.fresh_network)
+    label = int(data.y_train[index])
+    logits = predict_logits(model, data.x_train[index])  # (1, 10)
+    class_probs = softmax(logits)
+    digit, table = st.columns([1, 3])
+    digit.html(gallery_html([data.x_train[index]], [f"X_train[{index}]: a {label}"], columns=1, size=140))
+    columns = {"logit h2": logits[0], "class_probs = softmax(h2)": class_probs[0],
+               "softmax(class_probs)": softmax(class_probs.astype(np.float64))[0]}
+    table.dataframe({"digit": list(range(10)), **columns}, hide_index=True,
+                    column_config={name: st.column_config.NumberColumn(format="%.4f") for name in columns})
+    floor = lecture.lecture_loss_floor()
+    meant, written, lowest = st.columns(3)
+    meant.metric("Cross-entropy (what the lecture meant)", f"{lecture.cross_entropy(logits, [label])[0]:.4f}")
+    written.metric("The lecture's loss (softmax twice)", f"{lecture.lecture_loss(logits, [label])[0]:.4f}")
+    lowest.metric("Lowest the lecture's loss can go", f"{floor:.4f}")
+    st.markdown(
+        f"**Why the lecture's loss never reaches 0.** Probabilities lie between 0 and 1, so the ten numbers "
+        f"the second softmax gets differ by at most 1, and after raising e to them by at most a factor "
+        f"e ≈ {math.e:.3f}. Even a perfect answer, 1 for the right digit and 0 for the nine others, comes out of "
+        f"the second softmax as only e / (e + 9) = {math.exp(-floor):.3f} for the right digit, and "
+        f"−log {math.exp(-floor):.3f} = **{floor:.4f}**. However well the network learns, this loss stays "
+        "above that, and its slope flattens, so learning slows. The cross-entropy of the logits goes all the "
+        "way to 0 as the right answer gets surer: that is the loss this app trains with."
+    )
+    cross_entropies, lecture_losses = lecture.confidence_sweep(SWEEP)
+    st.caption("The two losses as the network gets surer of the right digit (the rest shared by the others):")
+    losses = {"cross-entropy": cross_entropies, "the lecture's loss": lecture_losses}
+    st.dataframe({"probability of the right digit": SWEEP, **losses}, hide_index=True, width="content",
+                 column_config={name: st.column_config.NumberColumn(format="%.4f") for name in losses})
+
+
+def sgd_step(data: MnistData) -> None:
+    batch = min(preset("lecture").batch_size, len(data.x_train))
+    st.markdown(f"One step of stochastic gradient descent on the first {batch} training digits: every weight moves "
+                f"a little against the slope of the loss, {preset('lecture').learning_rate:g} times that slope.")
+    before, after = remembered("one SGD step", lambda: lecture.one_sgd_step(data))
+    left, right = st.columns(2)
+    left.metric("Loss on this batch before the step", f"{before:.4f}")
+    right.metric("Loss on this batch after one step", f"{after:.4f}", delta=f"{after - before:+.4f}",
+                 delta_color="inverse")
+    st.caption("The loss is the cross-entropy the lecture meant, averaged over the batch.")
+
+
+def first_five(data: MnistData) -> None:
+    labels = data.y_train[:5]
+    st.html(gallery_html(data.x_train[:5], [f"a {label}" for label in labels], columns=5, size=84))
+
+
+def untrained(data: MnistData) -> None:
+    st.markdown("A network that has learned nothing yet, asked about the first five training digits: "
+                "about 0.1 for every digit, a guess.")
+    first_five(data)
+    probabilities = remembered("untrained", lambda: lecture.untrained_probabilities(data))
+    st.plotly_chart(figures.probability_table(probabilities, data.y_train[:5].tolist()), key="lecture_untrained")
+
+
+def memorize(data: MnistData) -> None:
+    st.markdown("200 SGD steps on **just these five digits**: the network becomes sure of each of them. "
+                "It has memorized five pictures, not learned to read digits: badly overfit.")
+    first_five(data)
+    probabilities = remembered("memorized", lambda: lecture.memorize_five(data))
+    st.plotly_chart(figures.probability_table(probabilities, data.y_train[:5].tolist()), key="lecture_memorized")
+
+
+def reinitialize(data: MnistData) -> None:
+    seed = st.session_state.setdefault(RESEED, 1)
+    st.markdown("New random weights: the memorized digits are forgotten and the network guesses again.")
+    st.button("Re-initialize again", on_click=lambda: st.session_state.update({RESEED: seed + 1}))
+    probabilities = remembered("reinitialized", lambda: lecture.untrained_probabilities(data, seed=seed), seed)
+    st.plotly_chart(figures.probability_table(probabilities, data.y_train[:5].tolist()), key="lecture_reinitialized")
+
+
+def start_lecture_run() -> None:
+    if not session.training_running():
+        session.start_training(preset("lecture"))
+
+
+def train(data: MnistData) -> None:
+    config = preset("lecture")
+    steps = len(data.x_train) // config.batch_size
+    st.markdown(f"Now the whole training set, {config.epochs} times over, in batches of {config.batch_size}: "
+                f"{steps:,} SGD steps per epoch, {config.epochs * steps:,} in all. The chart shows each batch's "
+                "loss as it goes: the lecture's `hist_loss`.")
+    running = session.training_running()
+    start, elsewhere = st.columns([1, 3], vertical_alignment="center")
+    start.button(f"Train for {config.epochs} epochs", type="primary", on_click=start_lecture_run, disabled=running)
+    elsewhere.page_link("views/train.py", label="The same run on the Train page", icon=":material/model_training:")
+    job = session.job()
+    if job is not None and job.config != config:
+        st.caption(f"This session's run was started on the Train page: {describe(job.config)}.")
+    if running:
+        training_view.live_view()
+    elif job is not None:
+        training_view.results_view(job.snapshot())
+
+
+def test_digits(data: MnistData) -> None:
+    try:
+        trained = trained_network(data)
+    except StoreError as error:
+        st.error(f"{error}. Choose another model on the Evaluate page, or train again a step back.")
+        return
+    if trained is None:
+        st.info("No trained network yet: train it in the step before, or on the Train page.")
+        return
+    source, model = trained
+    st.markdown(f"The first five **test** digits, which the network never saw, read by {source}:")
+    labels = data.y_test[:5]
+    st.html(gallery_html(data.x_test[:5], [f"a {label}" for label in labels], columns=5, size=84))
+    st.plotly_chart(figures.probability_table(predict_proba(model, data.x_test[:5]), labels.tolist()),
+                    key="lecture_test_digits")
+
+
+def accuracy(data: MnistData) -> None:
+    info = session.active_model()
+    if info is None:
+        st.info("No trained network yet: train it two steps back, or on the Train page.")
+        return
+    data_key, _ = session.dataset()
+    try:
+        evaluation = caches.evaluation(info, data_key, data)
+        train_accuracy = saved_train_accuracy(info, data, evaluation)
+        if train_accuracy is None:  # saved for other digits than these: measure it here
+            train_accuracy = caches.train_accuracy(info, data_key, data)
+    except (StoreError, ValueError) as error:
+        st.error(f"{error}. Choose another model on the Evaluate page, or train again two steps back.")
+        return
+    source = f"the active model **{info.name}** ({describe(info.config)})"
+    test_accuracy = evaluation.test_accuracy
+    st.markdown(f"The fraction of digits whose highest probability is the right digit, for {source}:")
+    left, right = st.columns(2)
+    # Fractions with four decimals, as the lecture's last cell prints them (0.9615).
+    left.metric("Accuracy on training data", f"{train_accuracy:.4f}")
+    right.metric("Accuracy on test data", f"{test_accuracy:.4f}")
+    st.caption("The lecture printed 0.97026664 and 0.9615 for its own run.")
+
+
+STEPS = [
+    Step("Load the digits", "mnist = np.load('mnist_data.npz')\nX_train = mnist['X_train']\n"
+         "X_test = mnist['X_test']\nprint(X_train.shape)\nprint(X_test.shape)", load),
+    Step("One digit, pixel by pixel", "print(X_train[0])\nplt.imshow(X_train[0], cmap='gray')", pixels),
+    Step("The first 25 digits and their labels",
+         "for i in range(sz*sz):\n    plt.subplot(sz, sz, i+1)\n    plt.imshow(X_train[i], cmap='gray')\n"
+         "print(y_train[:sz*sz].reshape([sz, sz]))", grid),
+    Step("Flatten", "train_data = X_train.reshape([-1, 28*28])\ntest_data = X_test.reshape([-1, 28*28])", flatten),
+    Step("Normalize to 0-1", "def normalize_data(x):\n    L = np.min(x)\n    H = np.max(x)\n"
+         "    return (x.astype(np.float32) - L) / (H - L)", normalize),
+    Step("One-hot labels", "train_labels = to_one_hot(y_train, 10)\nprint(train_labels[:5])", one_hot_labels),
+    Step("The network", "h1 = tf.tanh(tf.matmul(x, W1) + b1)  # W1: [784, 64], b1: [64]\n"
+         "h2 = tf.matmul(h1, W2) + b2            # W2: [64, 10], b2: [10]", network),
+    Step("Softmax and the loss", "class_probs = tf.nn.softmax(h2)\ncross_entropy_loss = tf.reduce_mean("
+         "-tf.reduce_sum(y * tf.log(tf.nn.softmax(class_probs)), axis=[1]))", softmax_and_loss),
+    Step("One SGD step", "train_step = tf.train.GradientDescentOptimizer(0.5).minimize(cross_entropy_loss)\n"
+         "sess.run(train_step, feed_dict={x: batch_x, y: batch_y})", sgd_step),
+    Step("The untrained network", "vis_probs = sess.run([class_probs], feed_dict={x: train_data[:5]})", untrained),
+    Step("200 steps on five digits", "for j in range(200):\n"
+         "    sess.run([train_step, class_probs], feed_dict={x: batch_x, y: batch_y})", memorize),
+    Step("Re-initialize", "tf.global_variables_initializer().run()", reinitialize),
+    Step("Train for 5 epochs", "for epoch in range(epochs):\n    for index in range(int(N/batch_size)):\n"
+         "        [vis_loss, a] = sess.run([cross_entropy_loss, train_step], feed_dict={x: batch_x, y: batch_y})\n"
+         "        hist_loss += [vis_loss]", train),
+    Step("What the network learned", "digit = test_data[j].reshape([1, 784])\n"
+         "[vis_probs] = sess.run([class_probs], feed_dict={x: digit})", test_digits),
+    Step("Accuracy", "correct_prediction = tf.equal(tf.argmax(y, 1), tf.argmax(class_probs, 1))\n"
+         "accuracy = tf.reduce_mean(tf.cast(correct_prediction, tf.float32))", accuracy),
+]
+
+
+def step_from_link() -> int:
+    """The 1-based step the address bar asks for; a bad value is named in a warning and step 1 opens."""
+    raw = st.query_params.get(STEP_PARAMETER)
+    if raw is None:
+        return 1
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if 1 <= number <= len(STEPS):
+        return number
+    st.warning(f"step={raw!r} in the link is not a step number from 1 to {len(STEPS)}; opening step 1.")
+    st.query_params[STEP_PARAMETER] = "1"
+    return 1
+
+
+def go(number: int) -> None:
+    st.query_params[STEP_PARAMETER] = str(number)
+
+
+def navigation(number: int, where: Literal["top", "bottom"]) -> None:
+    """Previous and Next; at the top also the list of steps, and arrow keys for a presenter's clicker."""
+    previous, middle, following = st.columns([1, 4, 1], vertical_alignment="center")
+    top = where == "top"
+    previous.button("Previous", key=f"lecture_previous_{where}", on_click=go, args=(number - 1,),
+                    disabled=number == 1, shortcut="Left" if top else None, icon=":material/arrow_back:")
+    following.button("Next", key=f"lecture_next_{where}", on_click=go, args=(number + 1,),
+                     disabled=number == len(STEPS), shortcut="Right" if top else None,
+                     icon=":material/arrow_forward:", icon_position="right")
+    if top:
+        st.session_state[JUMP] = number
+        middle.selectbox("Step", range(1, len(STEPS) + 1), key=JUMP, label_visibility="collapsed",
+                         format_func=lambda step: f"Step {step} of {len(STEPS)}: {STEPS[step - 1].title}",
+                         on_change=lambda: go(st.session_state[JUMP]))
+
+
+title, presenting = st.columns([4, 1], vertical_alignment="bottom")
+title.title("Lecture")
+if presenting.toggle("Presenting", key=PRESENTING, persist_state="session", help="Larger type for a projector"):
+    st.html(PRESENTING_CSS)
+_, digits = session.dataset()
+current = step_from_link()
+navigation(current, "top")
+step = STEPS[current - 1]
+st.header(f"{current}. {step.title}", anchor=False)
+st.code(step.code, language="python", wrap_lines=True)
+step.render(digits)
+st.divider()
+navigation(current, "bottom")

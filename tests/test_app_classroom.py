@@ -1,0 +1,166 @@
+"""The class in Streamlit's AppTest: names in the URL, only one's own models, teacher mode, the present view,
+the leaderboard and the join link."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, make_digits
+from core import classroom
+from core.drawn_digits import drawn_accuracy
+from core.handwriting import ClassDigits
+from core.store import ModelStore
+from dashboard.sidebar import PRESENT_CSS
+
+APP = ROOT / "dashboard" / "app.py"
+
+
+def open_models(**query) -> AppTest:
+    """The Models page, opened with ``query`` in the address bar."""
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page("views/models.py").run()
+    assert not at.exception
+    return at
+
+
+def html_bodies(at: AppTest) -> list[str]:
+    return [element.proto.body for element in at.get("html")]
+
+
+@pytest.fixture
+def teacher_key(monkeypatch) -> str:
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "owl-42")
+    return "owl-42"
+
+
+@pytest.fixture
+def class_models(tiny_result) -> ModelStore:
+    store = ModelStore()
+    store.save("ada-1", dataclasses.replace(tiny_result, test_accuracy=0.91), owner="Ada", drawn_accuracy=0.89)
+    store.save("ada-2", dataclasses.replace(tiny_result, test_accuracy=0.97), owner="Ada", drawn_accuracy=0.80)
+    store.save("bob-1", dataclasses.replace(tiny_result, test_accuracy=0.95), owner="Bob", drawn_accuracy=0.93)
+    return store
+
+
+def rankings(at: AppTest) -> tuple:
+    """The leaderboard's two tables: (on the test digits, on drawn digits)."""
+    test, drawn = (table.value for table in at.table)
+    return test, drawn
+
+
+def test_the_name_comes_from_the_url_and_goes_back_to_it(tiny_npz):
+    at = open_models(name="Ada")
+    assert at.sidebar.text_input(key="sidebar_name").value == "Ada"
+    at.sidebar.text_input(key="sidebar_name").set_value("Bob").run()
+    assert at.query_params["name"] == "Bob"
+    at.sidebar.text_input(key="sidebar_name").set_value("<b>").run()
+    assert "'<b>' is not a usable name" in at.sidebar.error[0].value
+    assert at.query_params["name"] == "Bob"
+
+
+def test_a_student_cannot_rename_or_delete_another_students_model(tiny_npz, class_models):
+    at = open_models(name="Bob")
+    at.selectbox(key="models_manage").set_value("ada-1").run()
+    at.text_input(key="models_new_name_ada-1").set_value("mine").run()
+    next(button for button in at.button if button.label == "Rename").click().run()
+    assert "'ada-1' belongs to Ada: only Ada or the teacher can rename it" in at.error[0].value
+    at.checkbox(key="models_sure_ada-1").check().run()
+    next(button for button in at.button if button.label == "Delete").click().run()
+    assert "only Ada or the teacher can delete it" in at.error[0].value
+    assert sorted(info.name for info in class_models.list().models) == ["ada-1", "ada-2", "bob-1"]
+
+
+def test_a_student_renames_their_own_model(tiny_npz, class_models):
+    at = open_models(name="Bob")
+    at.selectbox(key="models_manage").set_value("bob-1").run()
+    at.text_input(key="models_new_name_bob-1").set_value("bob-best").run()
+    next(button for button in at.button if button.label == "Rename").click().run()
+    assert not at.error
+    assert class_models.info("bob-best").owner == "Bob"
+
+
+def test_the_teacher_unlocks_sets_the_rules_clears_the_class_and_locks(tiny_npz, class_models, teacher_key,
+                                                                        tiny_result):
+    class_models.save("teacher-model", tiny_result)
+    at = open_models()
+    assert not [header for header in at.subheader if header.value == "Teacher"]
+    at.sidebar.text_input(key="sidebar_teacher_passphrase").set_value("owl-41").run()
+    next(button for button in at.sidebar.button if button.label == "Unlock teacher mode").click().run()
+    assert "not the teacher's passphrase" in at.sidebar.error[0].value
+    at.sidebar.text_input(key="sidebar_teacher_passphrase").set_value(teacher_key).run()
+    next(button for button in at.sidebar.button if button.label == "Unlock teacher mode").click().run()
+    assert "**Teacher mode** is on" in " ".join(element.value for element in at.sidebar.markdown)
+
+    at.multiselect(key="models_allowed_presets").select("lecture").run()
+    at.number_input(key="models_max_epochs").set_value(10).run()
+    next(button for button in at.button if button.label == "Save class rules").click().run()
+    assert classroom.load_rules() == classroom.ClassRules(("lecture",), 10)
+
+    at.checkbox(key="models_sure_clear").check().run()
+    next(button for button in at.button if button.label == "Clear the class's models").click().run()
+    assert "Deleted the class's 3 model(s)." in at.success[0].value
+    assert [info.name for info in class_models.list().models] == ["teacher-model"]
+
+    drawings = ClassDigits()
+    for label in (3, 5):
+        drawings.add(make_digits(1, seed=label)[0][0], label, student="Ada")
+    at.run()
+    at.checkbox(key="models_sure_clear_drawings").check().run()
+    next(button for button in at.button if button.label == "Clear the class's handwriting").click().run()
+    assert "Deleted the class's 2 drawings." in at.success[0].value
+    assert len(drawings.load()) == 0
+
+    next(button for button in at.sidebar.button if button.label == "Lock teacher mode").click().run()
+    assert not [header for header in at.subheader if header.value == "Teacher"]
+
+
+def test_with_a_key_set_a_student_cannot_delete_a_model_without_owner(tiny_npz, saved_model, teacher_key):
+    at = open_models(name="Bob")
+    at.checkbox(key=f"models_sure_{saved_model}").check().run()
+    next(button for button in at.button if button.label == "Delete").click().run()
+    assert "has no owner: in this class only the teacher can delete it" in at.error[0].value
+
+
+def test_the_present_view_hides_the_controls(tiny_npz):
+    assert PRESENT_CSS not in html_bodies(open_models())
+    at = open_models(present="1")
+    assert PRESENT_CSS in html_bodies(at)
+    at.query_params.clear()
+    at.run()
+    assert PRESENT_CSS in html_bodies(at)  # kept when a page rewrites the address bar
+
+
+def test_the_leaderboard_shows_each_students_best_model_on_test_and_on_drawn_digits(tiny_npz, class_models):
+    test, drawn = rankings(open_models())
+    assert list(test["student"]) == ["Ada", "Bob"] and list(test["best model"]) == ["ada-2", "bob-1"]
+    assert list(test["accuracy"]) == ["97.0%", "95.0%"] and list(test["models"]) == [2, 1]
+    assert list(drawn["student"]) == ["Bob", "Ada"] and list(drawn["best model"]) == ["bob-1", "ada-1"]
+    assert list(drawn["accuracy"]) == ["93.0%", "89.0%"]
+
+
+def test_a_model_saved_without_its_drawn_accuracy_is_measured_for_the_leaderboard(tiny_npz, tiny_result,
+                                                                                   tiny_data):
+    ModelStore().save("cy-1", tiny_result, owner="Cy")  # as files from before the field, or the CLI's
+    _, drawn = rankings(open_models())
+    assert list(drawn["student"]) == ["Cy"]
+    assert list(drawn["accuracy"]) == [f"{drawn_accuracy(tiny_result.model, tiny_data):.1%}"]
+
+
+def test_the_present_view_shows_the_leaderboard_large(tiny_npz, class_models):
+    def leaderboard_styled(at: AppTest) -> bool:  # the style that enlarges the leaderboard's tables
+        return any(".st-key-models_leaderboard td" in body for body in html_bodies(at))
+
+    assert not leaderboard_styled(open_models())
+    assert leaderboard_styled(open_models(present="1"))
+
+
+def test_the_join_link_and_its_qr_code_are_shown(tiny_npz):
+    at = open_models()
+    url = classroom.join_url(8501)
+    assert f"Open **{url}**" in " ".join(element.value for element in at.markdown)
+    assert any(body.startswith("<svg") for body in html_bodies(at))

@@ -1,0 +1,104 @@
+"""The class's handwriting in Streamlit's AppTest: saved from the Draw page, measured on Evaluate, and
+added to a run's training digits on the Train page."""
+
+from __future__ import annotations
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from conftest import make_digits, rerun_until
+from core import handwriting
+from core.handwriting import ClassDigits
+from core.store import ModelStore
+from dashboard.drawing import MEANT_LABEL, SAVE_LABEL, UNDO_LABEL
+from test_app_draw import BAR, draw_page
+from test_app_evaluate import html, open_page, texts
+from test_app_train import button, train_page
+
+
+def save_bar_as(at: AppTest, label: int) -> AppTest:
+    """Draw the bar on the pad, choose ``label`` under "Which digit did you mean?" and save it."""
+    pad_round = at.session_state["draw_round"] if "draw_round" in at.session_state else 0
+    at.session_state[f"draw_pad_{pad_round}"] = {"strokes": BAR}  # as test_app_draw.draw, on the current pad
+    at.run()
+    meant = at.segmented_control[0]
+    assert meant.label == MEANT_LABEL and meant.value is None and button(at, SAVE_LABEL).disabled
+    meant.set_value(label).run()
+    button(at, SAVE_LABEL).click().run()
+    assert not at.exception
+    return at
+
+
+def test_a_drawing_saved_from_the_draw_page_joins_the_class_set(tiny_npz, saved_model):
+    at = save_bar_as(draw_page(), 2)
+    drawings = ClassDigits().load()
+    assert drawings.labels.tolist() == [2] and drawings.students == ("",)
+    seen = at.session_state["draw_digit"]  # the 28x28 digit the model saw, also the Evaluate map's star
+    assert np.abs(drawings.images[0] / 255 - seen).max() <= 0.5 / 255
+    assert texts(at.success) == ["Saved as a 2 — the class set now has 1 drawing."]
+    assert at.session_state["draw_round"] == 1 and not at.segmented_control  # a fresh pad for the next digit
+
+    button(at, UNDO_LABEL).click().run()
+    assert not at.exception
+    assert len(ClassDigits().load()) == 0
+    assert texts(at.success) == ["Removed: the class set has 0 drawings."]
+
+
+def test_a_student_at_the_cap_is_told_and_nothing_is_saved(tiny_npz, saved_model, monkeypatch):
+    monkeypatch.setattr(handwriting, "MAX_PER_STUDENT", 1)
+    at = draw_page()
+    at.session_state["student_name"] = "Ada"
+    at = save_bar_as(at, 2)
+    assert ClassDigits().load().students == ("Ada",)
+    at = save_bar_as(at, 2)  # on the fresh pad the first save left
+    assert len(ClassDigits().load()) == 1
+    assert "Ada already has 1 drawings in the class set" in at.warning[0].value
+
+
+def add_drawings(count: int, mislabelled: int) -> None:
+    """``count`` of the tiny set's kind of digit, the first ``mislabelled`` saved as another digit."""
+    images, labels = make_digits(count, seed=7)
+    for index, (image, label) in enumerate(zip(images, labels)):
+        meant = (int(label) + 1) % 10 if index < mislabelled else int(label)
+        ClassDigits().add(image, meant, "Ada" if index % 2 else "Grace")
+
+
+def test_evaluate_says_how_to_fill_an_empty_class_set(tiny_npz, saved_model):
+    at = open_page("evaluate", evaluate_tab="How well does it read us?")
+    assert "The class set is empty" in texts(at.info)[0] and "Save to the class set" in texts(at.info)[0]
+
+
+def test_evaluate_reads_the_class_set_beside_the_test_digits(tiny_npz, saved_model, tiny_result):
+    from core.training import evaluate_accuracy
+
+    add_drawings(20, mislabelled=3)
+    drawings = ClassDigits().load()
+    at = open_page("evaluate", evaluate_tab="How well does it read us?")
+    shown = {metric.label: metric.value for metric in at.metric}
+    expected = evaluate_accuracy(tiny_result.model, drawings.images, drawings.labels)
+    assert shown["Accuracy on the class's handwriting"] == f"{expected:.4f}"
+    assert shown["Accuracy on test data"] == f"{tiny_result.test_accuracy:.4f}"
+    assert shown["Class drawings"] == "20"
+    table = at.dataframe[-1].value
+    assert sorted(table["student"]) == ["Ada", "Grace"] and table["drawings"].sum() == 20
+    assert table["read right"].sum() == round(expected * 20)
+    assert html(at).count("<figure") == round((1 - expected) * 20) >= 3  # the three mislabelled ones at least
+
+
+def test_the_train_page_adds_the_class_set_to_the_runs_digits(tiny_npz):
+    at = train_page()
+    box = at.checkbox(key="train_class_digits")
+    assert box.disabled and box.label == "Add the class's handwriting (none saved yet)"
+    add_drawings(20, mislabelled=0)
+    at.run()
+    box = at.checkbox(key="train_class_digits")
+    assert not box.disabled and box.label == "Add the class's handwriting (20 drawings)"
+    box.check().run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    button(at, "Start").click().run()
+    assert not at.exception and not at.error
+    rerun_until(at, lambda at: not at.session_state["training_job"].running)
+    saved = ModelStore().list().models
+    assert len(saved) == 1, at.session_state["training_job"].snapshot().message
+    assert saved[0].data_description.startswith("320 train / 100 test digits from ")
+    assert saved[0].data_description.endswith(" and the class's handwriting (20 drawings)")

@@ -1,0 +1,202 @@
+"""The Lecture page in Streamlit's AppTest: every step renders on the small digits, Previous/Next and the
+step list move and keep ?step= in the address bar, a bad link warns, and its training step is the Train
+page's run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, make_tiny_data, metrics, rerun_until
+from core.lecture import lecture_loss_floor
+from core.models import preset
+
+APP = ROOT / "dashboard" / "app.py"
+STEP_COUNT = 15
+
+
+def lecture_page(step: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    if step is not None:
+        at.query_params = {"step": step}
+    return at.run()
+
+
+def heading(at: AppTest) -> str:
+    return at.header[0].value
+
+
+def button(at: AppTest, label: str, where: str = "top"):
+    keys = {"Previous": f"lecture_previous_{where}", "Next": f"lecture_next_{where}"}
+    return at.button(key=keys[label]) if label in keys else next(b for b in at.button if b.label == label)
+
+
+
+
+def test_every_step_renders_on_the_small_digits(tiny_npz):
+    at = lecture_page()
+    assert heading(at) == "1. Load the digits"
+    titles = at.selectbox(key="lecture_jump").options
+    assert len(titles) == STEP_COUNT
+    for number in range(1, STEP_COUNT + 1):
+        at.query_params = {"step": str(number)}
+        at.run()
+        assert not at.exception, (number, at.exception)
+        assert not at.error and not at.warning, number
+        assert heading(at).startswith(f"{number}. ")
+        assert at.code[0].language == "python"  # each step opens with the lecture's code
+
+
+def test_next_and_previous_move_and_the_address_bar_follows(tiny_npz):
+    at = lecture_page()
+    assert button(at, "Previous").disabled and not button(at, "Next").disabled
+    button(at, "Next").click().run()
+    assert heading(at) == "2. One digit, pixel by pixel"
+    assert at.query_params == {"step": "2"}
+    button(at, "Next", "bottom").click().run()
+    assert heading(at).startswith("3. ") and at.query_params == {"step": "3"}
+    button(at, "Previous").click().run()
+    assert heading(at).startswith("2. ") and at.query_params == {"step": "2"}
+    at.selectbox(key="lecture_jump").set_value(STEP_COUNT).run()
+    assert heading(at) == f"{STEP_COUNT}. Accuracy" and at.query_params == {"step": str(STEP_COUNT)}
+    assert button(at, "Next").disabled and not button(at, "Previous").disabled
+    assert not at.exception
+
+
+def test_a_link_opens_its_step(tiny_npz):
+    at = lecture_page("12")
+    assert heading(at) == "12. Re-initialize"
+    assert at.selectbox(key="lecture_jump").value == 12
+    assert not at.warning
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "16", "-3"])
+def test_a_bad_step_in_the_link_is_named_and_step_1_opens(tiny_npz, bad):
+    at = lecture_page(bad)
+    assert [warning.value for warning in at.warning] == [
+        f"step={bad!r} in the link is not a step number from 1 to {STEP_COUNT}; opening step 1."
+    ]
+    assert heading(at) == "1. Load the digits" and at.query_params == {"step": "1"}
+    assert not at.exception
+
+
+def test_the_first_steps_show_the_digits_in_use(tiny_npz):
+    data = make_tiny_data()
+    at = lecture_page()
+    assert at.code[1].value == f"{data.x_train.shape}\n{data.x_test.shape}"  # (300, 28, 28), (100, 28, 28)
+    assert "<img" in at.get("html")[0].value  # the first digit, inline
+    at = lecture_page("3")
+    assert at.code[1].value == str(data.y_train[:25].reshape(5, 5))
+    at = lecture_page("4")
+    assert at.code[1].value == f"({len(data.x_train)}, 784)\n({len(data.x_test)}, 784)"
+
+
+def test_the_network_step_counts_its_parameters(tiny_npz):
+    from core.models import build_model
+
+    at = lecture_page("7")
+    table = at.dataframe[0].value
+    assert list(table["weights"]) == ["W1", "b1", "W2", "b2"]
+    total = build_model(preset("lecture")).count_params()
+    assert table["numbers"].sum() == total
+    assert f"**{total:,} numbers**" in " ".join(markdown.value for markdown in at.markdown)
+
+
+def test_the_loss_step_shows_both_losses_and_the_floor(tiny_npz):
+    at = lecture_page("8")
+    values = metrics(at)
+    floor = lecture_loss_floor()
+    assert values["Lowest the lecture's loss can go"] == f"{floor:.4f}"
+    assert float(values["The lecture's loss (softmax twice)"]) >= floor
+    at.number_input(key="lecture_digit").set_value(7).run()
+    assert not at.exception
+    assert "X_train[7]" in at.get("html")[-1].value
+
+
+def test_one_sgd_step_lowers_the_loss_on_the_page(tiny_npz):
+    at = lecture_page("9")
+    values = metrics(at)
+    before = float(values["Loss on this batch before the step"])
+    after = float(values["Loss on this batch after one step"])
+    assert after < before
+
+
+def test_re_initializing_again_draws_new_weights(tiny_npz):
+    at = lecture_page("12")
+    first = at.get("plotly_chart")[0].proto.spec
+    button(at, "Re-initialize again").click().run()
+    assert at.session_state["lecture_reseed"] == 2
+    assert at.get("plotly_chart")[0].proto.spec != first
+    assert not at.exception
+
+
+def test_the_training_step_is_the_train_pages_run(tiny_npz):
+    at = lecture_page("13")
+    button(at, "Train for 5 epochs").click().run()
+    assert not at.exception
+    job = at.session_state["training_job"]
+    assert job.config == preset("lecture")
+    rerun_until(at, lambda at: "Accuracy on test data" in metrics(at))
+    progress = job.snapshot()
+    assert metrics(at)["Accuracy on test data"] == f"{progress.test_accuracy:.4f}"
+
+    at.query_params = {"step": "15"}  # the lecture's last cell shows the same run's accuracies
+    at.run()
+    assert metrics(at) == {"Accuracy on training data": f"{progress.train_accuracy:.4f}",
+                           "Accuracy on test data": f"{progress.test_accuracy:.4f}"}
+
+    at.switch_page("views/train.py")
+    at.query_params = {}  # the browser drops the query string when the page changes
+    at.run()
+    assert at.session_state["training_job"] is job
+    assert metrics(at)["Accuracy on test data"] == f"{progress.test_accuracy:.4f}"
+    assert "Saved as **lecture**" in " ".join(success.value for success in at.success)
+    assert not at.exception
+
+
+def test_without_a_model_the_last_steps_say_how_to_get_one(tiny_npz):
+    for step in ("14", "15"):
+        at = lecture_page(step)
+        assert "No trained network yet" in at.info[0].value
+        assert not at.exception and not at.error
+
+
+def test_the_last_steps_use_the_active_saved_model(tiny_npz, saved_model):
+    at = lecture_page("8")
+    assert at.radio(key="lecture_network").value == "trained"
+    at = lecture_page("14")
+    assert f"**{saved_model}**" in " ".join(markdown.value for markdown in at.markdown)
+    assert len(at.get("plotly_chart")) == 1
+    at = lecture_page("15")
+    assert set(metrics(at)) == {"Accuracy on training data", "Accuracy on test data"}
+    assert not at.exception and not at.error
+
+
+def test_presenting_enlarges_the_type(tiny_npz):
+    at = lecture_page()
+    styles = lambda at: [block.value for block in at.get("html") if block.value.startswith("<style>")]  # noqa: E731
+    assert styles(at) == []
+    at.toggle(key="lecture_presenting").set_value(True).run()
+    assert len(styles(at)) == 1 and "font-size" in styles(at)[0]
+    button(at, "Next").click().run()  # it stays on from step to step
+    assert len(styles(at)) == 1
+
+
+def test_the_first_step_never_imports_tensorflow(tiny_npz):
+    """The app's first page: checked in a fresh interpreter, since other tests here have imported TensorFlow."""
+    script = (
+        "import json, sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(APP)!r}, default_timeout=60).run()\n"
+        "print(json.dumps([at.header[0].value, len(at.exception), 'tensorflow' in sys.modules,"
+        " '<img' in at.get('html')[0].value]))\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                              cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(finished.stdout.strip().splitlines()[-1]) == ["1. Load the digits", 0, False, True]

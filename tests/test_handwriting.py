@@ -1,0 +1,135 @@
+"""core.handwriting: the class's drawings, one atomic file each, shared by every store on the folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_digits, make_tiny_data
+from core import handwriting
+from core.handwriting import FOLDER_NAME, ClassDigits, ClassDigitsFull, with_class_digits
+
+
+def a_digit(label: int = 3) -> np.ndarray:
+    """(28, 28) floats in [0, 1], as the Draw page's model sees a drawing."""
+    images, _ = make_digits(10, seed=label)
+    return images[label].astype(np.float32) / 255
+
+
+def test_a_drawing_is_kept_as_the_image_the_model_saw_with_its_label_and_student(tmp_path):
+    digit = a_digit()
+    saved = ClassDigits(tmp_path).add(digit, 3, "Ada")
+    drawings = ClassDigits(tmp_path).load()  # a new object on the folder: as after a restart
+    assert len(drawings) == 1 and drawings.ids == (saved.id,)
+    assert drawings.images.shape == (1, 28, 28) and drawings.images.dtype == np.uint8
+    assert np.abs(drawings.images[0] / 255 - digit).max() <= 0.5 / 255  # 8 bits, as the training digits
+    assert drawings.labels.tolist() == [3] and drawings.students == ("Ada",)
+    assert [path.name for path in tmp_path.iterdir()] == [f"{saved.id}.png"]  # no temporary file left
+
+
+def test_the_set_lives_beside_the_models_and_uint8_images_are_kept_as_they_are(private_models_dir):
+    image = (a_digit(7) * 255).astype(np.uint8)
+    ClassDigits().add(image, 7)
+    assert ClassDigits().folder == private_models_dir / FOLDER_NAME
+    drawings = ClassDigits(private_models_dir / FOLDER_NAME).load()
+    assert np.array_equal(drawings.images[0], image) and drawings.students == ("",)
+
+
+def test_two_stores_on_one_folder_add_without_overwriting_and_list_oldest_first(tmp_path):
+    first, second = ClassDigits(tmp_path), ClassDigits(tmp_path)
+    for index in range(6):
+        (first if index % 2 else second).add(a_digit(index), index, f"student {index % 3}")
+    for store in (first, second):
+        drawings = store.load()
+        assert drawings.labels.tolist() == list(range(6))
+        assert drawings.per_student() == {"student 0": 2, "student 1": 2, "student 2": 2}
+        assert store.count() == 6
+
+
+def test_a_student_over_the_cap_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(handwriting, "MAX_PER_STUDENT", 3)
+    store = ClassDigits(tmp_path)
+    for _ in range(3):
+        store.add(a_digit(), 3, "Ada")
+    with pytest.raises(ClassDigitsFull, match=r"Ada already has 3 drawings.*The teacher can remove some from"):
+        store.add(a_digit(), 3, "Ada")
+    with pytest.raises(ValueError, match="already has 3"):  # ClassDigitsFull is a ValueError, for the pages
+        ClassDigits(tmp_path).add(a_digit(), 3, "Ada")
+    store.add(a_digit(), 3, "Grace")  # the cap is per student
+    assert store.load().per_student() == {"Ada": 3, "Grace": 1}
+
+
+@pytest.mark.parametrize("image, label, student, named", [
+    (np.zeros((28, 28), np.float32), 3, "", "image is blank"),
+    (np.ones((20, 20), np.float32), 3, "", "image must be 28×28"),
+    (np.full((28, 28), 2.0), 3, "", "image must be floats in"),
+    (np.full((28, 28), np.nan), 3, "", "image must be floats in"),
+    (np.ones((28, 28), np.int64), 3, "", "image must be uint8"),
+    (None, 10, "", "label must be a digit"),
+    (None, 2.0, "", "label must be a digit"),
+    (None, True, "", "label must be a digit"),
+    (None, 3, "<script>", "student:"),
+])
+def test_bad_input_is_a_value_error_naming_the_parameter_and_nothing_is_written(
+        tmp_path, image, label, student, named):
+    with pytest.raises(ValueError, match=named):
+        ClassDigits(tmp_path).add(a_digit() if image is None else image, label, student)
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())
+
+
+def test_unreadable_files_and_saves_in_progress_are_skipped(tmp_path):
+    store = ClassDigits(tmp_path)
+    store.add(a_digit(), 3, "Ada")
+    (tmp_path / "00000000000000000001-broken.png").write_bytes(b"not a png")
+    (tmp_path / ".in-progress.png").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("the teacher's notes")
+    drawings = store.load()
+    assert drawings.labels.tolist() == [3] and drawings.skipped == ("00000000000000000001-broken.png",)
+    assert ClassDigits(tmp_path / "missing").load().images.shape == (0, 28, 28)
+
+
+def test_a_student_deletes_only_their_own_drawings(tmp_path):
+    store = ClassDigits(tmp_path)
+    ada, grace = store.add(a_digit(), 3, "Ada"), store.add(a_digit(), 3, "Grace")
+    with pytest.raises(ValueError, match="Grace's drawing"):
+        store.delete(grace.id, by="Ada")
+    store.delete(ada.id, by="Ada")
+    with pytest.raises(ValueError, match="drawing_id: no drawing"):
+        store.delete(ada.id, by="Ada")
+    with pytest.raises(ValueError, match="drawing_id: no drawing"):
+        store.delete("../../models/lecture", by=None)
+    store.delete(grace.id, by=None)  # the teacher
+    assert len(store.load()) == 0
+
+
+def test_the_teacher_clears_every_drawing(tmp_path):
+    store = ClassDigits(tmp_path)
+    for student in ("Ada", "Grace", ""):
+        store.add(make_digits(1)[0][0], 4, student=student)
+    assert store.clear() == 3
+    assert len(store.load()) == 0 and store.count() == 0
+    assert store.clear() == 0
+
+
+def test_with_class_digits_puts_the_drawings_first_and_says_so():
+    data = make_tiny_data()
+    images, labels = make_digits(4, seed=9)
+    drawings = handwriting.ClassSet(images, labels, ("Ada",) * 4, tuple(f"id{index}" for index in range(4)))
+    combined = with_class_digits(data, drawings)
+    assert np.array_equal(combined.x_train[:4], images) and np.array_equal(combined.x_train[4:], data.x_train)
+    assert np.array_equal(combined.y_train, np.concatenate([labels, data.y_train]))
+    assert combined.x_test is data.x_test
+    assert combined.description == "304 train / 100 test digits from synthetic test digits and the class's " \
+                                   "handwriting (4 drawings)"
+    assert with_class_digits(data, ClassDigits("/nonexistent").load()) is data
+
+
+def test_the_drawings_as_test_digits_are_measured_by_core_evaluate(tiny_result):
+    from core.evaluate import evaluate
+    from core.training import evaluate_accuracy
+
+    images, labels = make_digits(20, seed=5)
+    labels[:3] = (labels[:3] + 1) % 10  # three drawings meant as another digit than they show
+    drawings = handwriting.ClassSet(images, labels, ("",) * 20, tuple(str(index) for index in range(20)))
+    measured = evaluate(tiny_result.model, drawings.as_test_data(), measure_train=False)
+    assert measured.test_accuracy == evaluate_accuracy(tiny_result.model, images, labels) <= 17 / 20

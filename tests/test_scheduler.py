@@ -1,0 +1,174 @@
+"""core.scheduler: runs trained in real spawned worker processes on the tiny digits, queued FIFO.
+
+One scheduler with two workers serves the whole module, so TensorFlow is imported by two workers
+(and once more by the one that replaces a killed worker) rather than once per test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import make_tiny_data
+from core.models import preset
+from core.scheduler import (
+    MAX_TRAINING_VARIABLE, STOPPED_IN_QUEUE, ScheduledJob, TrainingScheduler, max_training_runs,
+)
+from core.store import ModelStore
+
+# Generous: a worker's first run imports TensorFlow, 15 s on a busy 2-core Intel Xeon (Sapphire Rapids).
+DEADLINE_SECONDS = 300
+SHORT = preset("lecture").replace(epochs=2)  # 18 steps on the tiny digits
+# 1.5 million steps on 3,000 digits, about 10 minutes at the 2,500 steps/s measured on a busy
+# 2-core Intel Xeon (Sapphire Rapids): a run that trains until the test stops it.
+LONG = preset("lecture").replace(epochs=500, batch_size=1)
+LONG_DATA = make_tiny_data(train=3000)
+
+
+def wait_until(condition, what: str) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after DEADLINE_SECONDS."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {DEADLINE_SECONDS} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def training(job: ScheduledJob) -> bool:
+    """The run is on a worker and has made steps (so it also has a time-left estimate)."""
+    progress = job.snapshot()
+    return progress.step > 0 and not progress.done
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(MAX_TRAINING_VARIABLE, "2")
+        shared = TrainingScheduler()
+    yield shared
+    shared.shutdown()
+
+
+@pytest.fixture
+def start(scheduler, private_models_dir):
+    """start(config, data, save_name) queues a run; at the end every run of the test is stopped and awaited,
+    so the next test finds both workers idle."""
+    started: list[ScheduledJob] = []
+
+    def start_run(config, data=None, save_name: str = "run", store: ModelStore | None = None) -> ScheduledJob:
+        job = ScheduledJob(config, data, store or ModelStore(), save_name, scheduler).start()
+        started.append(job)
+        return job
+
+    yield start_run
+    for job in started:
+        job.stop()
+    for job in started:
+        wait_until(lambda: job.snapshot().done, "the test's runs to end")
+
+
+def test_a_run_on_the_servers_digits_finishes_saves_and_reports_accuracies(start, tiny_npz):
+    job = start(SHORT, save_name="lecture")  # data=None: the worker reads MNIST_PATH (the tiny npz) itself
+    wait_until(lambda: job.snapshot().done, "the run to finish")
+    progress = job.snapshot()
+    assert progress.state == "finished" and not progress.stopped and progress.message == ""
+    assert progress.step == progress.total_steps == len(progress.batch_losses) == 18
+    assert progress.train_accuracy >= 0.95 and progress.test_accuracy >= 0.9
+    assert progress.saved_as == "lecture"
+    info = ModelStore().info("lecture")
+    assert info.test_accuracy == progress.test_accuracy
+    assert tiny_npz.name in info.data_description
+    assert not job.running and job.queue_position == 0 and job.worker_pid is None
+
+
+def test_two_runs_train_at_once_on_two_workers(start):
+    first, second = start(LONG, LONG_DATA), start(LONG, LONG_DATA)
+    wait_until(lambda: training(first) and training(second), "both runs to train at the same time")
+    assert first.queue_position == second.queue_position == 0
+    assert None not in (first.worker_pid, second.worker_pid) and first.worker_pid != second.worker_pid
+
+
+def test_runs_beyond_the_limit_queue_in_order_and_stop_while_queued_or_training(start, tiny_data):
+    long_runs = [start(LONG, LONG_DATA, save_name="long") for _ in range(2)]
+    wait_until(lambda: all(training(job) for job in long_runs), "both workers to train")
+    queued = [start(SHORT, tiny_data, save_name="queued") for _ in range(3)]
+    assert [job.queue_position for job in queued] == [1, 2, 3]
+    assert all(job.running and job.worker_pid is None for job in queued)
+
+    # The first two start as the two long runs end, so their estimates are those runs' time left;
+    # the third waits for a queued run, whose length nobody knows yet.
+    estimates = [job.estimated_start_seconds for job in queued]
+    assert estimates[0] is not None and estimates[1] is not None and 0 <= estimates[0] <= estimates[1]
+    assert estimates[2] is None
+
+    queued[1].stop()
+    progress = queued[1].snapshot()
+    assert progress.state == "stopped" and progress.stopped and progress.step == 0
+    assert progress.message == STOPPED_IN_QUEUE and progress.saved_as == ""
+    assert [job.queue_position for job in queued] == [1, 0, 2]
+
+    long_runs[0].stop()
+    wait_until(lambda: long_runs[0].snapshot().done, "the stopped run to end")
+    stopped = long_runs[0].snapshot()
+    assert stopped.state == "stopped" and stopped.stopped and 0 < stopped.step < stopped.total_steps
+    assert stopped.test_accuracy is not None and ModelStore().info(stopped.saved_as).stopped
+
+    wait_until(lambda: queued[0].snapshot().done, "the first queued run to finish")
+    long_runs[1].stop()
+    wait_until(lambda: queued[2].snapshot().done, "the last queued run to finish")
+    # One models folder: the free names are taken in the order the runs ended, so the first queued ran first.
+    assert [job.snapshot().saved_as for job in (queued[0], queued[2])] == ["queued", "queued-2"]
+    assert all(job.snapshot().state == "finished" for job in (queued[0], queued[2]))
+    assert ModelStore().info("queued").data_description == tiny_data.description
+
+
+def test_a_killed_worker_fails_its_run_clearly_and_the_queue_goes_on(start, tiny_data):
+    victim, other = start(LONG, LONG_DATA), start(LONG, LONG_DATA)
+    waiting = start(SHORT, tiny_data)
+    wait_until(lambda: training(victim) and training(other), "both workers to train")
+    assert waiting.queue_position == 1
+    killed_pid = victim.worker_pid
+    os.kill(killed_pid, signal.SIGKILL)
+
+    wait_until(lambda: victim.snapshot().done, "the killed run to end")
+    progress = victim.snapshot()
+    assert progress.state == "failed" and progress.saved_as == ""
+    assert "killed (SIGKILL)" in progress.message and "out of memory" in progress.message
+    assert "Start it again" in progress.message and MAX_TRAINING_VARIABLE in progress.message
+
+    wait_until(lambda: waiting.snapshot().done, "the queued run to finish on a fresh worker")
+    assert waiting.snapshot().state == "finished" and waiting.snapshot().saved_as == "run"
+    assert training(other)  # the other worker never noticed
+
+
+def test_a_failed_save_is_reported_as_by_training_job(start, tiny_data, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the models folder should be")
+    job = start(SHORT, tiny_data, store=ModelStore(blocker))
+    wait_until(lambda: job.snapshot().done, "the run to finish")
+    progress = job.snapshot()
+    assert progress.state == "finished" and progress.saved_as == ""
+    assert progress.message.startswith("The model could not be saved") and str(blocker) in progress.message
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_bad_max_training_value_is_a_value_error_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv(MAX_TRAINING_VARIABLE, value)
+    with pytest.raises(ValueError, match=f"{MAX_TRAINING_VARIABLE}=.*whole number of at least 1"):
+        TrainingScheduler()
+
+
+def test_max_training_runs_reads_the_variable_or_defaults_to_at_least_one(monkeypatch):
+    monkeypatch.setenv(MAX_TRAINING_VARIABLE, "3")
+    assert max_training_runs() == 3
+    monkeypatch.delenv(MAX_TRAINING_VARIABLE)
+    assert max_training_runs() >= 1
+
+
+def test_a_run_not_started_has_no_place_and_is_not_running():
+    job = ScheduledJob(SHORT, make_tiny_data())
+    assert not job.running and job.queue_position == 0 and job.estimated_start_seconds is None
+    assert job.snapshot().state == "starting"
