@@ -15,8 +15,9 @@ Three phases, in one run on one server:
             --think seconds looking at the answer;
    training set the Lecture preset to --epochs on the Train page, Start, wait for the accuracy;
             wall time, and time shown "Waiting in the queue";
-   browsing move between the pages through the sidebar; page load = click -> the page's title
-            shown and its script run done; the first half upload a small npz of their own first;
+   browsing move between the pages through the sidebar, --think seconds on each; page load =
+            click -> the page's title shown and its script run done; the first half upload a small
+            npz of their own first;
    the rest (students beyond the three roles) sit idle on the landing page.
    Every session then checks its sidebar: its own active model, its own upload, never another's.
 
@@ -109,7 +110,7 @@ class Session:
     role: Role
     upload: str | None = None  # an npz this session uploads first (browsing only)
     rounds: int | None = None  # stop after this many timed drawings (the single-student phase)
-    think: float = 0.0  # seconds spent looking at each answer before the next drawing
+    think: float = 0.0  # seconds spent reading each answer (drawing) or page (browsing) before the next
 
 
 @dataclass
@@ -211,6 +212,7 @@ def browse_loop(page, session: Session, result: SessionResult, deadline: float) 
         result.page_ms.setdefault(title, []).append(go_to(page, title))
         result.errors += [f"{title}: {error}" for error in page_errors(page)]
         step, loads = step + 1, loads + 1
+        time.sleep(session.think)  # the student reads the page before the next click
 
 
 def run_session(cdp_url: str, base_url: str, session: Session, deadline: float, epochs: int,
@@ -220,12 +222,13 @@ def run_session(cdp_url: str, base_url: str, session: Session, deadline: float, 
 
     result = SessionResult(session.index, session.role)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.connect_over_cdp(cdp_url)
-        context = browser.new_context(viewport={"width": 1400, "height": 1400})
-        context.set_default_timeout(STEP_TIMEOUT_MS)  # Playwright's own 30 s is shorter than a busy class's page load
-        page = context.new_page()
-        page.add_init_script(draw_latency.ANSWER_HOOK)
+        browser = None
         try:
+            browser = playwright.chromium.connect_over_cdp(cdp_url, timeout=STEP_TIMEOUT_MS)
+            context = browser.new_context(viewport={"width": 1400, "height": 1400})
+            context.set_default_timeout(STEP_TIMEOUT_MS)  # Playwright's own 30 s is shorter than a busy page load
+            page = context.new_page()
+            page.add_init_script(draw_latency.ANSWER_HOOK)
             page.goto(f"{base_url}/")
             page.wait_for_function(PAGE_SHOWN, arg="Lecture", timeout=STEP_TIMEOUT_MS)
             if session.role == "idle" and idle_ready is not None:
@@ -257,8 +260,8 @@ def run_session(cdp_url: str, base_url: str, session: Session, deadline: float, 
             if session.role == "idle" and idle_ready is not None:
                 idle_ready.put(session.index)  # counted all the same: the bench never waits for a page that failed
         finally:
-            context.close()
-            browser.close()
+            if browser is not None:
+                browser.close()  # and its contexts
     return result
 
 
@@ -392,7 +395,7 @@ def class_sessions(args, upload_dir: pathlib.Path, data) -> list[Session]:
     """The roles in turn (so each worker gets a mix); the first half of the browsers upload an npz."""
     roles: list[Role] = (["drawing"] * args.drawing + ["training"] * args.training + ["browsing"] * args.browsing
                          + ["idle"] * (args.students - args.drawing - args.training - args.browsing))
-    sessions = [Session(index, role, think=args.think if role == "drawing" else 0.0)
+    sessions = [Session(index, role, think=args.think if role in ("drawing", "browsing") else 0.0)
                 for index, role in enumerate(roles)]
     browsers = [session for session in sessions if session.role == "browsing"]
     for session in browsers[: math.ceil(len(browsers) / 2)]:
@@ -419,7 +422,8 @@ def parse_args():
     parser.add_argument("--epochs", type=int, default=1, help="epochs of each training student's run")
     parser.add_argument("--idle", type=int, default=10, help="idle pages opened to measure RSS per idle session")
     parser.add_argument("--think", type=float, default=2.0,
-                        help="seconds a drawing student looks at each answer before drawing again (default 2)")
+                        help="seconds a student reads each answer (drawing) or page (browsing) before going on "
+                             "(default 2)")
     parser.add_argument("--single-rounds", type=int, default=15, help="timed drawings of the single student")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes for the class (default: one per 5 students)")

@@ -229,33 +229,31 @@ def sgd_step(data: MnistData) -> None:
     st.caption("The loss is the cross-entropy the lecture meant, averaged over the batch.")
 
 
-def first_five(data: MnistData) -> None:
+def five_digits_asked(data: MnistData, name: str, compute: Callable[[], np.ndarray], *key) -> None:
+    """The first five training digits and a network's (5, 10) probabilities for them, remembered as ``name``."""
     labels = data.y_train[:5]
     st.html(gallery_html(data.x_train[:5], [f"a {label}" for label in labels], columns=5, size=84))
+    probabilities = remembered(name, compute, *key)
+    st.plotly_chart(figures.probability_table(probabilities, labels.tolist()), key=f"lecture_{name}")
 
 
 def untrained(data: MnistData) -> None:
     st.markdown("A network that has learned nothing yet, asked about the first five training digits: "
                 "about 0.1 for every digit, a guess.")
-    first_five(data)
-    probabilities = remembered("untrained", lambda: lecture.untrained_probabilities(data))
-    st.plotly_chart(figures.probability_table(probabilities, data.y_train[:5].tolist()), key="lecture_untrained")
+    five_digits_asked(data, "untrained", lambda: lecture.untrained_probabilities(data))
 
 
 def memorize(data: MnistData) -> None:
     st.markdown("200 SGD steps on **just these five digits**: the network becomes sure of each of them. "
                 "It has memorized five pictures, not learned to read digits: badly overfit.")
-    first_five(data)
-    probabilities = remembered("memorized", lambda: lecture.memorize_five(data))
-    st.plotly_chart(figures.probability_table(probabilities, data.y_train[:5].tolist()), key="lecture_memorized")
+    five_digits_asked(data, "memorized", lambda: lecture.memorize_five(data))
 
 
 def reinitialize(data: MnistData) -> None:
     seed = st.session_state.setdefault(RESEED, 1)
     st.markdown("New random weights: the memorized digits are forgotten and the network guesses again.")
     st.button("Re-initialize again", on_click=lambda: st.session_state.update({RESEED: seed + 1}))
-    probabilities = remembered("reinitialized", lambda: lecture.untrained_probabilities(data, seed=seed), seed)
-    st.plotly_chart(figures.probability_table(probabilities, data.y_train[:5].tolist()), key="lecture_reinitialized")
+    five_digits_asked(data, "reinitialized", lambda: lecture.untrained_probabilities(data, seed=seed), seed)
 
 
 def start_lecture_run() -> None:
