@@ -23,6 +23,7 @@ server is gone, however it ended (exit, crash, SIGKILL), and the worker ends too
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
@@ -173,10 +174,8 @@ class _Worker:
 
     def send(self, message: _Task | int) -> None:
         """Send with ``send_lock`` held, unless the worker just died (its reader thread fails the run)."""
-        try:
+        with contextlib.suppress(OSError):
             self.tasks.send(message)
-        except OSError:
-            pass
 
 
 class TrainingScheduler:

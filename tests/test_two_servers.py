@@ -96,12 +96,13 @@ from core.store import ModelStore, StoreError
 store, content = ModelStore(sys.argv[2]), open(sys.argv[3], "rb").read()
 sys.stdin.readline()
 for _ in range(int(sys.argv[4])):
-    while True:
+    saved = False
+    while not saved:  # another process took the free name first: ask for the next one
         try:
             store.add_file(store.unique_name("lecture"), content)
-            break
+            saved = True
         except StoreError:
-            pass
+            saved = False
 """
 
 
