@@ -179,7 +179,8 @@ class ModelStore:
         self.check_owner(name, by, unowned_shared, "rename")
         if target.exists():
             raise StoreError(f"a model named {new_name!r} already exists; choose another name")
-        os.replace(source, target)
+        _move_into_place(str(source), target, overwrite=False)  # refuses a name another session took meanwhile
+        source.unlink(missing_ok=True)  # the old name (already gone where the folder has no hard links)
         return self._info(target)
 
     def delete(self, name: str, by: str | None = None, unowned_shared: bool = True) -> None:
@@ -201,7 +202,7 @@ class ModelStore:
             only the teacher's (a class with a teacher key, where ``by`` is never None for a student).
         """
         owner = self.info(name).owner
-        if by is None or owner == by or (not owner and unowned_shared):
+        if by is None or (owner and owner == by) or (not owner and unowned_shared):
             return
         if owner:
             raise StoreError(f"{name!r} belongs to {owner}: only {owner} or the teacher can {action} it")

@@ -65,9 +65,16 @@ def _model(path: str, mtime_ns: int):
     # TensorFlow and Keras leave hundreds of thousands of long-lived objects that every full garbage
     # collection walks again: 580-740 ms each, a pause in the middle of a drawing's answer. Freezing what
     # exists once a model is loaded takes them out of later collections (about 5 ms each; busy 2-core
-    # Intel Xeon, Sapphire Rapids, bench/draw_latency.py).
-    gc.freeze()
+    # Intel Xeon, bench/draw_latency.py). Once per process: what a later freeze caught would never be
+    # collected, and a model this cache drops (max_entries) would stay in memory for good.
+    global _frozen
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
     return model
+
+
+_frozen = False  # whether gc.freeze() ran (see _model)
 
 
 def load_model(info: ModelInfo):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.charts import LossCurve, smoothing_for
-from core.classroom import check_student_name, teacher_key_set
+from core.classroom import check_run, check_student_name, teacher_key_set
 from core.data import DataError, MnistData
 from core.handwriting import ClassDigits
 from core.models import TrainConfig
@@ -106,11 +106,16 @@ def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
     or the Ray cluster at RAY_ADDRESS, trains and saves it; the page polls it.
 
     add_class_digits : whether the class's drawings (core.handwriting) join the training digits.
-    Raises ValueError when the server's MNIST_MAX_TRAINING setting is unusable (the message says what to set).
+    Raises ValueError when ``config`` breaks the teacher's class rules (core.classroom.check_run) or the
+    server's MNIST_MAX_TRAINING setting is unusable; the message says which and what to do.
+    The teacher's own runs belong to nobody: clearing the class's models keeps them, and they stay off the
+    leaderboard.
     """
+    if not teacher_unlocked():
+        check_run(config)
     upload = st.session_state[UPLOADED][1] if has_upload() else None  # None: the worker loads the server's digits
     st.session_state[JOB] = ScheduledJob(config, upload, store=ModelStore(), save_name=default_model_name(config),
-                                         owner=student_name(),
+                                         owner="" if teacher_unlocked() else student_name(),
                                          class_digits=ClassDigits().folder if add_class_digits else None).start()
     st.session_state[CURVE] = None
     st.session_state.pop(SAVED, None)
@@ -158,6 +163,12 @@ def set_student_name(text: str) -> None:
         st.query_params[NAME_PARAMETER] = name
     else:
         st.query_params.pop(NAME_PARAMETER, None)
+
+
+def acting() -> dict:
+    """Who asks the store to rename or delete a model (ModelStore's ``by`` and ``unowned_shared``): the
+    teacher may change any; a student their own, and models with no owner only while there is no class."""
+    return {"by": None if teacher_unlocked() else student_name(), "unowned_shared": not teacher_key_set()}
 
 
 def teacher_unlocked() -> bool:

@@ -20,7 +20,7 @@ WEIGHT_IMAGES = 64  # the lecture's 64 units in full; a wider layer's first 64 (
 def _rename(old_name: str) -> None:
     new_name = st.session_state[f"train_name_{old_name}"]
     try:
-        ModelStore().rename(old_name, new_name)
+        ModelStore().rename(old_name, new_name, **session.acting())
     except (StoreError, OSError) as error:
         st.session_state[session.SAVE_ERROR] = f"{error}."
         return

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, make_digits
+from conftest import ROOT, make_digits, metrics, rerun_until
 from core import classroom
 from core.drawn_digits import drawn_accuracy
 from core.handwriting import ClassDigits
@@ -164,3 +164,29 @@ def test_the_join_link_and_its_qr_code_are_shown(tiny_npz):
     url = classroom.join_url(8501)
     assert f"Open **{url}**" in " ".join(element.value for element in at.markdown)
     assert any(body.startswith("<svg") for body in html_bodies(at))
+
+
+def test_the_lecture_run_keeps_the_class_rules_too(tiny_npz, teacher_key):
+    from test_app_lecture import button, lecture_page
+
+    classroom.save_rules(classroom.ClassRules(("cnn",), None))
+    at = lecture_page(step="13")
+    button(at, "Train for 5 epochs").click().run()
+    assert not at.exception
+    assert "Training cannot start" in at.error[0].value and "not allowed in this class" in at.error[0].value
+    assert "training_job" not in at.session_state
+
+
+def test_the_teachers_own_run_belongs_to_nobody_and_breaks_no_rule(tiny_npz, teacher_key):
+    from test_app_train import button, train_page
+
+    classroom.save_rules(classroom.ClassRules(("cnn",), None))  # students may not train the Lecture preset
+    at = train_page({"name": "Ms Lovelace"})
+    at.sidebar.text_input(key="sidebar_teacher_passphrase").set_value(teacher_key).run()
+    next(widget for widget in at.sidebar.button if widget.label == "Unlock teacher mode").click().run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    button(at, "Start").click().run()
+    rerun_until(at, lambda at: "Accuracy on test data" in metrics(at))
+    assert not at.exception and not at.error
+    (saved,) = ModelStore().list().models
+    assert saved.owner == ""  # kept when the teacher clears the class's models, and off the leaderboard

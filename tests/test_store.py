@@ -321,9 +321,21 @@ def test_a_model_without_an_owner_is_shared_unless_the_class_says_otherwise(stor
     store.save("nobodys", result)
     with pytest.raises(StoreError, match="has no owner: in this class only the teacher can rename it"):
         store.rename("nobodys", "mine", by="Bob", unowned_shared=False)
+    with pytest.raises(StoreError, match="has no owner: in this class only the teacher can delete it"):
+        store.delete("nobodys", by="", unowned_shared=False)  # a student who has not typed a name yet
     store.rename("nobodys", "mine", by="Bob")
     store.delete("mine", by="")
     assert store.list().models == []
+
+
+def test_a_rename_never_replaces_a_model_saved_under_the_new_name_meanwhile(store, result):
+    store.save("first", result)
+    store.save("second", result)
+    with pytest.raises(StoreError, match="'second' already exists"):
+        store.rename("first", "second")
+    assert {info.name for info in store.list().models} == {"first", "second"}
+    assert store.rename("first", "third").name == "third"
+    assert not store.path_of("first").exists()
 
 
 def test_the_drawn_accuracy_is_saved_and_older_files_have_none(store, result):

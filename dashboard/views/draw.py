@@ -60,7 +60,7 @@ def main():
             try:
                 session.start_training(preset("lecture"))
             except ValueError as error:
-                st.error(f"Training cannot start on this server: {error}.")
+                st.error(f"Training cannot start: {error}.")
                 return
             st.rerun()
         if session.progress() is not None and session.progress().failed:

@@ -27,6 +27,7 @@ STEP_PARAMETER = "step"  # ?step=12 in the address bar: 1-based, as the steps ar
 JUMP = "lecture_jump"  # the step list's widget key
 PRESENTING = "lecture_presenting"
 RESEED = "lecture_reseed"  # seed of the network re-initialized in the re-initialize step
+START_ERROR = "lecture_start_error"  # why the 5-epoch run could not start
 MEMO = "lecture_memo"  # results of the TensorFlow steps, so Previous/Next come back to them at once
 SWEEP = (0.1, 0.5, 0.9, 0.99, 0.999, 1.0)  # how sure of the right digit, in the loss table
 Network = Literal["untrained", "trained"]
@@ -257,8 +258,12 @@ def reinitialize(data: MnistData) -> None:
 
 
 def start_lecture_run() -> None:
+    st.session_state.pop(START_ERROR, None)
     if not session.training_running():
-        session.start_training(preset("lecture"))
+        try:
+            session.start_training(preset("lecture"))
+        except ValueError as error:  # the teacher's class rules, or the server's MNIST_MAX_TRAINING
+            st.session_state[START_ERROR] = f"Training cannot start: {error}."
 
 
 def train(data: MnistData) -> None:
@@ -271,6 +276,8 @@ def train(data: MnistData) -> None:
     start, elsewhere = st.columns([1, 3], vertical_alignment="center")
     start.button(f"Train for {config.epochs} epochs", type="primary", on_click=start_lecture_run, disabled=running)
     elsewhere.page_link("views/train.py", label="The same run on the Train page", icon=":material/model_training:")
+    if st.session_state.get(START_ERROR):
+        st.error(st.session_state[START_ERROR])
     job = session.job()
     if job is not None and job.config != config:
         st.caption(f"This session's run was started on the Train page: {describe(job.config)}.")

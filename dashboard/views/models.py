@@ -1,5 +1,5 @@
-"""Models: the class's leaderboard and join link; every saved model, their loss curves side by side; rename,
-delete, download (a student only their own); an MLP's first-layer weights; the teacher's class rules."""
+"""Models: the class's leaderboard and join link; every saved model, their loss curves side by side; rename and
+delete (a student only their own), download (any); an MLP's first-layer weights; the teacher's class rules."""
 
 import dataclasses
 import functools
@@ -30,16 +30,9 @@ PRESENT_LEADERBOARD_CSS = ("<style>.st-key-models_leaderboard td, .st-key-models
 QR_SCALE = 5  # pixels per QR module: a 33-module code is 165 px, readable by a phone across a classroom
 
 
-def _acting() -> dict:
-    """Who asks the store to change a model: the teacher may change any; a student their own, and models
-    with no owner only while there is no class (no teacher key)."""
-    return {"by": None if session.teacher_unlocked() else session.student_name(),
-            "unowned_shared": not classroom.teacher_key_set()}
-
-
 def rename(name):
     try:
-        new_name = ModelStore().rename(name, st.session_state[f"models_new_name_{name}"], **_acting()).name
+        new_name = ModelStore().rename(name, st.session_state[f"models_new_name_{name}"], **session.acting()).name
     except (StoreError, OSError) as error:
         st.session_state[MESSAGE] = ("error", f"{error}.")
         return
@@ -50,7 +43,7 @@ def rename(name):
 
 def delete(name):
     try:
-        ModelStore().delete(name, **_acting())
+        ModelStore().delete(name, **session.acting())
     except (StoreError, OSError) as error:
         st.session_state[MESSAGE] = ("error", f"{error}.")
         return

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from core import classroom
 from core.lecture import memorize_five, untrained_probabilities
 from dashboard import caches, figures, session, train_form
 from dashboard.training_view import live_view, results_view
@@ -13,16 +12,15 @@ START_ERROR = "train_start_error"
 def start():
     try:
         config = train_form.config()
-        classroom.check_run(config)  # the teacher's limits; nothing without MNIST_TEACHER_KEY
     except ValueError as error:
         st.session_state[START_ERROR] = f"{error}. Fix it in the form, then press Start again."
         return
     st.session_state.pop(START_ERROR, None)
     if not session.training_running():
-        try:
+        try:  # the teacher's class rules (none without MNIST_TEACHER_KEY), then the server's limits
             session.start_training(config, add_class_digits=train_form.add_class_digits())
         except ValueError as error:
-            st.session_state[START_ERROR] = f"Training cannot start on this server: {error}."
+            st.session_state[START_ERROR] = f"Training cannot start: {error}. Change the form, then press Start again."
 
 
 st.title("Train")
