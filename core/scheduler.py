@@ -269,9 +269,19 @@ class TrainingScheduler:
         handed: list[tuple[_Worker, _Task]] = []
         with self._lock:
             while self._queue and not self._closed:
-                worker = next((worker for worker in self._workers if worker.run_id is None), None)
+                # Idle and alive: a worker that just died is still listed until its reader removes it.
+                worker = next((worker for worker in self._workers
+                               if worker.run_id is None and worker.process.poll() is None), None)
                 if worker is None and len(self._workers) < self.max_workers:
-                    worker = self._start_worker()
+                    try:
+                        worker = self._start_worker()
+                    except OSError as error:  # no process could start: out of memory, too many open files
+                        task = self._queue.popleft()
+                        self._jobs.pop(task.run_id)._publish(Progress(
+                            epochs=task.config.epochs, state="failed",
+                            message=f"No training worker could be started on this server ({error}); "
+                                    "try again in a moment."))
+                        continue
                 if worker is None:
                     break
                 task = self._queue.popleft()
@@ -292,6 +302,10 @@ class TrainingScheduler:
         try:
             process = subprocess.Popen([sys.executable, "-c", _WORKER_CODE, str(task_reader), str(result_writer)],
                                        pass_fds=(task_reader, result_writer), stdin=subprocess.DEVNULL)
+        except OSError:
+            os.close(task_writer)
+            os.close(result_reader)
+            raise
         finally:
             # The worker has its own copies now. Closing ours means its death reads as end-of-file here.
             os.close(task_reader)
@@ -371,12 +385,18 @@ def _work(task_fd: int, result_fd: int) -> None:
         if not isinstance(message, _Task):
             continue  # a Stop that came after its run ended
         task = message
-        data = task.data if task.data is not None else _server_digits(task.mnist_path)
-        if task.class_digits is not None:  # the drawings as they are now, so a queued run gets the latest
-            data = with_class_digits(data, ClassDigits(task.class_digits).load())
 
         def publish(progress: Progress, run_id: int = task.run_id) -> None:
             results.send((run_id, progress))
+
+        try:
+            data = task.data if task.data is not None else _server_digits(task.mnist_path)
+            if task.class_digits is not None:  # the drawings as they are now, so a queued run gets the latest
+                data = with_class_digits(data, ClassDigits(task.class_digits).load())
+        except Exception as error:  # the run fails with what went wrong; the worker takes the next one
+            publish(Progress(epochs=task.config.epochs, state="failed",
+                             message=f"The digits for this run could not be read: {error}"))
+            continue
 
         train_here = _trainer(task.ray_address, publish, Progress(epochs=task.config.epochs))
         if train_here is not None:

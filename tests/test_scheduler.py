@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -172,3 +173,18 @@ def test_a_run_not_started_has_no_place_and_is_not_running():
     job = ScheduledJob(SHORT, make_tiny_data())
     assert not job.running and job.queue_position == 0 and job.estimated_start_seconds is None
     assert job.snapshot().state == "starting"
+
+
+def test_a_worker_that_cannot_start_fails_the_run_with_a_message(monkeypatch, tiny_data):
+    def no_process(*args, **kwargs):
+        raise OSError(24, "Too many open files")  # what a server out of file descriptors gets
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    scheduler = TrainingScheduler(max_workers=1)
+    try:
+        job = ScheduledJob(SHORT, tiny_data, ModelStore(), "run", scheduler).start()
+        progress = job.snapshot()  # failed at once, on the thread that started it: nothing hangs in the queue
+        assert progress.failed and "No training worker could be started" in progress.message
+        assert "Too many open files" in progress.message and job.queue_position == 0
+    finally:
+        scheduler.shutdown()
