@@ -16,9 +16,10 @@ from typing import Sequence
 
 import numpy as np
 
-from core.data import IMAGE_SIDE, NUM_CLASSES, MnistData, normalize_images
+from core.data import IMAGE_SIDE, NUM_CLASSES, MnistData
 from core.models import TrainConfig, build_model, preset
 from core.predict import predict_logits, predict_proba, softmax
+from core.training import compile_training
 
 FIVE = 5
 
@@ -100,43 +101,27 @@ def memorize_five(data: MnistData, steps: int = 200, seed: int = 0) -> np.ndarra
     """(5, 10) probabilities after ``steps`` SGD steps (lr 0.5) on the first five train digits only."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
-    model = fresh_network(seed)
-    step = _sgd_step(model, data.x_train[:FIVE], data.y_train[:FIVE])
-    for _ in range(steps):
-        step()
+    import tensorflow as tf
+
+    config = preset("lecture").replace(seed=seed, batch_size=FIVE)  # fresh_network(seed), one batch of the five
+    model, run_steps = compile_training(config, data.x_train[:FIVE], data.y_train[:FIVE], total_steps=steps)
+    run_steps(tf.constant(np.tile(np.arange(FIVE, dtype=np.int32), (steps, 1))))  # (steps, 5): the five, every step
     return predict_proba(model, data.x_train[:FIVE])
 
 
 def one_sgd_step(data: MnistData, seed: int = 0) -> tuple[float, float]:
     """(loss before, loss after): the mean cross-entropy of a fresh lecture network on the first
     batch of training digits (the lecture's 32), before and after one SGD step (lr 0.5) on that batch."""
+    import tensorflow as tf
+
     images = data.x_train[: preset("lecture").batch_size]
     labels = data.y_train[: len(images)]
-    model = fresh_network(seed)
+    config = preset("lecture").replace(seed=seed, batch_size=len(images))  # fresh_network(seed)
+    model, run_steps = compile_training(config, images, labels, total_steps=1)
 
     def batch_loss() -> float:
         return float(cross_entropy(predict_logits(model, images), labels).mean())
 
     before = batch_loss()
-    _sgd_step(model, images, labels)()
+    run_steps(tf.constant(np.arange(len(images), dtype=np.int32)[None, :]))  # (1, batch): one step on the batch
     return before, batch_loss()
-
-
-def _sgd_step(model, images: np.ndarray, labels: np.ndarray):
-    """A compiled function making one plain SGD step (the lecture's learning rate) on these digits:
-    the lecture's ``train_step``, with the cross-entropy it meant."""
-    import keras
-    import tensorflow as tf
-
-    optimizer = keras.optimizers.SGD(preset("lecture").learning_rate)
-    pixels = tf.constant(normalize_images(images))  # (N, 28, 28) in [0, 1]
-    targets = tf.constant(np.asarray(labels, np.int32))  # (N,)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            logits = model(pixels, training=True)  # (N, 10)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits))
-        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
-
-    return step

@@ -201,12 +201,8 @@ def _bring_home(final: Progress, content: bytes, where: str, store: ModelStore |
     message = f"{final.message} Trained on {where}.".strip()
     if not content or store is None:
         return replace(final, saved_as="", message=message)
-    problem = None
-    for _ in range(3):  # another session may take the same free name between the two calls
-        try:
-            saved = store.add_file(store.unique_name(save_name), content)
-            return replace(final, saved_as=saved.name, message=message)
-        except (StoreError, OSError) as error:
-            problem = error
-    return replace(final, saved_as="", message=(
-        f"The model could not be saved: {problem}. Check that {store.folder} is writable. Trained on {where}."))
+    try:
+        saved = store.save_under_free_name(save_name, lambda name: store.add_file(name, content))
+    except StoreError as error:
+        return replace(final, saved_as="", message=f"{error}. Trained on {where}.")
+    return replace(final, saved_as=saved.name, message=message)

@@ -19,6 +19,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from core.models import TrainConfig
 
@@ -27,6 +28,9 @@ META_ENTRY = "mnist_run.json"
 # The layout of mnist_run.json. Files from before the field existed read as version 1: the same layout.
 # A newer version is refused with a message rather than misread.
 META_VERSION = 1
+# save_under_free_name: each refusal means another session just saved under that name. Runs finish at a
+# person's pace, so a second collision is rare and a third means something else is wrong.
+FREE_NAME_TRIES = 3
 SUFFIX = ".keras"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 
@@ -207,6 +211,20 @@ class ModelStore:
         if owner:
             raise StoreError(f"{name!r} belongs to {owner}: only {owner} or the teacher can {action} it")
         raise StoreError(f"{name!r} has no owner: in this class only the teacher can {action} it")
+
+    def save_under_free_name(self, base: str, save: Callable[[str], ModelInfo]) -> ModelInfo:
+        """``save(name)`` under ``unique_name(base)``: what a finished run does. Another session or server
+        may take that name between the two calls (the save then refuses it), so a few names are tried.
+
+        Raises StoreError saying the model could not be saved, with the last problem and the folder.
+        """
+        problem = None
+        for _ in range(FREE_NAME_TRIES):
+            try:
+                return save(self.unique_name(base))
+            except (StoreError, OSError) as error:
+                problem = error
+        raise StoreError(f"The model could not be saved: {problem}. Check that {self.folder} is writable")
 
     def unique_name(self, base: str) -> str:
         """``base``, or ``base-2``, ``base-3``... whichever is not taken yet."""

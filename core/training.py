@@ -352,7 +352,7 @@ def _save(store, save_name: str, result: TrainingResult, owner: str, data: Mnist
 
     The model's accuracy on drawn digits (the leaderboard's second figure) is measured here, in the
     process that trained it, so the dashboard never loads a model to rank it: the drawings of ``data``'s
-    test digits take seconds once per process (core.drawn_digits), then one predict per model.
+    test digits take seconds once per machine (core.drawn_digits), then one predict per model.
     """
     from core.drawn_digits import drawn_accuracy
     from core.store import StoreError
@@ -363,14 +363,12 @@ def _save(store, save_name: str, result: TrainingResult, owner: str, data: Mnist
         drawn = drawn_accuracy(result.model, data)
     except Exception:  # a test set this pipeline cannot draw must not cost the student the trained model
         drawn = None
-    problem = None
-    for _ in range(3):  # another session may take the same free name between the two calls
-        try:
-            return store.save(store.unique_name(save_name), result, overwrite=False, owner=owner,
-                              drawn_accuracy=drawn).name, ""
-        except (StoreError, OSError) as error:
-            problem = error
-    return "", f"The model could not be saved: {problem}. Check that {store.folder} is writable."
+    try:
+        saved = store.save_under_free_name(save_name, lambda name: store.save(
+            name, result, overwrite=False, owner=owner, drawn_accuracy=drawn))
+    except StoreError as error:
+        return "", f"{error}."
+    return saved.name, ""
 
 
 def _split_validation(data: MnistData, held_out: int):

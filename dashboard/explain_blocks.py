@@ -9,14 +9,14 @@ with no chart library and no image request.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 from typing import Literal, Sequence
 
 import numpy as np
 from PIL import Image
+
+from dashboard.html_blocks import png_data_uri
 
 # ColorBrewer's RdBu ends: readable for most colour-blind viewers and in print.
 RED = np.array([178, 24, 43], np.float32)
@@ -245,12 +245,7 @@ def _grid(pictures: Sequence[Image.Image], columns: int, size: int, captions: Se
 
 def _img(picture: np.ndarray | Image.Image, size: int, alt: str) -> str:
     """(H, W, 3) uint8 or a PIL image -> an <img> of it as an inline PNG, enlarged to ``size`` CSS pixels, sharp."""
-    if isinstance(picture, np.ndarray):
-        picture = Image.fromarray(np.ascontiguousarray(picture), mode="RGB")
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return (f'<img src="{uri}" alt="{html.escape(alt)}" style="width:{size}px;height:{size}px;'
+    return (f'<img src="{png_data_uri(picture)}" alt="{html.escape(alt)}" style="width:{size}px;height:{size}px;'
             f'image-rendering:pixelated;border:1px solid #d0d7de">')
 
 

@@ -16,13 +16,16 @@ import numpy as np
 from PIL import Image
 
 
-def png_data_uri(image: np.ndarray) -> str:
-    """(28, 28) uint8, or floats in [0, 1] -> 'data:image/png;base64,...'."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
+def png_data_uri(image: np.ndarray | Image.Image) -> str:
+    """A picture as 'data:image/png;base64,...': (H, W) grey, uint8 or floats in [0, 1]; (H, W, 3) uint8 RGB;
+    or a PIL image."""
+    if not isinstance(image, Image.Image):
+        image = np.asarray(image)
+        if image.dtype != np.uint8:
+            image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
+        image = Image.fromarray(np.ascontiguousarray(image))  # mode L or RGB, from the shape
     buffer = io.BytesIO()
-    Image.fromarray(image, mode="L").save(buffer, format="PNG")
+    image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -345,3 +345,21 @@ def test_the_drawn_accuracy_is_saved_and_older_files_have_none(store, result):
         archive.writestr(META_ENTRY, json.dumps(meta_of(result)))  # no "drawn_accuracy": saved before the field
     assert {info.name: info.drawn_accuracy for info in store.list().models} == {
         "measured": 0.875, "unmeasured": None, "before-drawn": None}
+
+
+def test_a_run_saved_while_another_takes_its_free_name_gets_the_next_one(store, result):
+    def save_after_a_classmate(name):
+        if name == "lecture":  # another server finishes first and takes the same free name
+            store.save(name, result, overwrite=False, owner="Grace")
+        return store.save(name, result, overwrite=False, owner="Ada")
+
+    saved = store.save_under_free_name("lecture", save_after_a_classmate)
+    assert (saved.name, saved.owner) == ("lecture-2", "Ada")
+    assert store.info("lecture").owner == "Grace"
+
+
+def test_a_folder_that_refuses_every_save_says_so(store, result, tmp_path):
+    blocked = ModelStore(tmp_path / "a-file")
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(StoreError, match=r"could not be saved: .*Check that .*a-file is writable"):
+        blocked.save_under_free_name("lecture", lambda name: blocked.save(name, result, overwrite=False))

@@ -47,7 +47,7 @@ LISTINGS = 3000  # listings read while another process saves and deletes; before
 CHURN_CODE = """
 import itertools, sys
 sys.path.insert(0, sys.argv[1])
-from core.store import ModelStore
+from core.store import ModelStore, StoreError
 store, content = ModelStore(sys.argv[2]), open(sys.argv[3], "rb").read()
 for count in itertools.count():
     store.add_file(f"churn-{count % 4}", content)
@@ -95,7 +95,7 @@ sys.path.insert(0, sys.argv[1])
 from core.store import ModelStore, StoreError
 store, content = ModelStore(sys.argv[2]), open(sys.argv[3], "rb").read()
 sys.stdin.readline()
-for _ in range(int(sys.argv[4])):
+for _ in range(int(sys.argv[4])):  # a tight loop: far more collisions than runs finishing at a person's pace
     saved = False
     while not saved:  # another process took the free name first: ask for the next one
         try:
