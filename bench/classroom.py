@@ -56,10 +56,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: n
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from browser import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, chromium_available, free_port, streamlit_server  # noqa: E402
+from harness.live_server import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, chromium_available, free_port, streamlit_server  # noqa: E402
 import draw_latency  # noqa: E402
 
 Role = Literal["drawing", "training", "browsing", "idle"]

@@ -10,6 +10,8 @@ training, and measuring train and test accuracy) on the same digits in the same 
 Targets (issue 7), as a share of the reference's time and a test accuracy:
   cnn        faster than the reference, >= 99.5%
   quick-cnn  at most 1/6 of the reference's time, >= 99.0%
+and for each preset, the Train page's estimate (core.estimate, calibrated before the run) within
+ESTIMATE_FACTOR of the run's real time.
 
     python bench/cnn_speed.py --data ../shared/data/mnist_data.npz [--presets cnn,quick-cnn] [--reference-epochs 12]
 
@@ -31,6 +33,7 @@ from core.models import preset  # noqa: E402
 
 # preset -> (largest share of the reference's wall time, lowest test accuracy)
 TARGETS = {"cnn": (1.0, 0.995), "quick-cnn": (1 / 6, 0.990)}
+ESTIMATE_FACTOR = 2.0  # the estimate may be this far off either way
 
 
 def reference_run(data, epochs: int) -> tuple[float, float]:
@@ -60,12 +63,14 @@ def reference_run(data, epochs: int) -> tuple[float, float]:
     return time.perf_counter() - started, float(accuracy)
 
 
-def preset_run(name: str, data) -> tuple[float, float]:
-    """core.training.train on the preset: (wall seconds, test accuracy)."""
+def preset_run(name: str, data) -> tuple[float, float, float]:
+    """core.training.train on the preset: (wall seconds, test accuracy, the estimate made before it)."""
+    from core.estimate import estimate_seconds
     from core.training import train
 
+    estimate = estimate_seconds(preset(name), len(data.x_train), len(data.x_test))
     result = train(preset(name), data)
-    return result.wall_seconds, result.test_accuracy
+    return result.wall_seconds, result.test_accuracy, estimate
 
 
 def main() -> int:
@@ -84,13 +89,15 @@ def main() -> int:
           f"{reference_seconds:.1f} s, test accuracy {reference_accuracy:.4f}")
     passed = True
     for name in names:
-        seconds, accuracy = preset_run(name, data)
-        ratio = seconds / reference_seconds
+        seconds, accuracy, estimate = preset_run(name, data)
+        ratio, off = seconds / reference_seconds, max(estimate / seconds, seconds / estimate)
         share, lowest = TARGETS[name]
-        ok = ratio <= share and accuracy >= lowest
-        passed = passed and ok
+        ok, estimate_ok = ratio <= share and accuracy >= lowest, off <= ESTIMATE_FACTOR
+        passed = passed and ok and estimate_ok
         print(f"{name}: {seconds:.1f} s, test accuracy {accuracy:.4f}; time ratio {ratio:.3f} of the reference "
               f"(target <= {share:.3f}, accuracy >= {lowest:.3f}) {'PASS' if ok else 'FAIL'}")
+        print(f"{name}: estimated {estimate:.1f} s before the run, off by {off:.2f}x "
+              f"(target <= {ESTIMATE_FACTOR:g}x) {'PASS' if estimate_ok else 'FAIL'}")
     return 0 if passed else 1
 
 

@@ -27,9 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: n
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from browser import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, chromium_available, streamlit_server  # noqa: E402
+from harness.live_server import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, chromium_available, streamlit_server  # noqa: E402
 
 TARGET_P95_MS = 150.0
 # One-stroke digits as polylines in the unit square (x right, y down), drawn in turn.

@@ -18,43 +18,11 @@ import argparse
 import pathlib
 import sys
 import time
-from dataclasses import dataclass
-
-import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from core.data import load_mnist  # noqa: E402
-from core.drawn_digits import Stroke, draw_digits  # noqa: E402
-from core.preprocess import canvas_to_mnist, naive_resize  # noqa: E402
-
-
-@dataclass(frozen=True)
-class DrawnSet:
-    """Drawn test digits after each pipeline; the 280x280 drawings themselves are not kept."""
-
-    prepared: np.ndarray  # (N, 28, 28) float32: canvas_to_mnist of each drawing (zeros where it saw none)
-    naive: np.ndarray  # (N, 28, 28) float32: naive_resize of each drawing
-    labels: np.ndarray  # (N,) int64
-    sources: np.ndarray  # (N,) index of each digit in the images it was drawn from
-    strokes: list[Stroke]
-
-
-def drawn_test_set(images: np.ndarray, labels: np.ndarray, count: int, seed: int) -> DrawnSet:
-    """Draw ``count`` of ``images`` (N, 28, 28) uint8 (core.drawn_digits.draw_digits) and put each drawing
-    through both pipelines, one at a time, so 2,000 drawings never sit in memory together."""
-    prepared = np.zeros((count, 28, 28), np.float32)
-    naive = np.zeros((count, 28, 28), np.float32)
-    drawn_labels, sources, strokes = [], [], []
-    for index, drawn in enumerate(draw_digits(images, labels, count, seed)):
-        digit = canvas_to_mnist(drawn.canvas)
-        if digit is not None:  # never expected; a blank result then counts as a wrong answer
-            prepared[index] = digit
-        naive[index] = naive_resize(drawn.canvas)
-        drawn_labels.append(drawn.label)
-        sources.append(drawn.source)
-        strokes.append(drawn.stroke)
-    return DrawnSet(prepared, naive, np.array(drawn_labels, np.int64), np.array(sources), strokes)
+from core.drawn_digits import drawn_test_set  # noqa: E402
 
 
 def _model_for(name: str, data, store):

@@ -26,9 +26,9 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
-from browser import (  # noqa: E402
+from harness.live_server import (  # noqa: E402
     APP, CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, chromium_available, streamlit_server, tensorflow_loaded,
 )
 

@@ -12,7 +12,7 @@ from core.models import PRESETS, TrainConfig, build_model, describe, preset
 from core.predict import predict_drawing, predict_proba
 from core.preprocess import canvas_to_mnist, naive_resize
 from core.store import ModelInfo, ModelStore, StoreError
-from core.training import EpochRecord, Progress, TrainingDiverged, TrainingJob, TrainingResult, train
+from core.training import EpochRecord, Progress, RunState, TrainingDiverged, TrainingJob, TrainingResult, train
 
 __all__ = [
     "DataError", "MnistData", "flatten_images", "load_mnist", "normalize_images", "one_hot",
@@ -24,5 +24,5 @@ __all__ = [
     "predict_drawing", "predict_proba",
     "canvas_to_mnist", "naive_resize",
     "ModelInfo", "ModelStore", "StoreError",
-    "EpochRecord", "Progress", "TrainingDiverged", "TrainingJob", "TrainingResult", "train",
+    "EpochRecord", "Progress", "RunState", "TrainingDiverged", "TrainingJob", "TrainingResult", "train",
 ]

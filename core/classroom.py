@@ -94,7 +94,7 @@ def load_rules(folder: str | os.PathLike | None = None) -> ClassRules:
     try:
         values = json.loads(path.read_text())
         return ClassRules(tuple(values["allowed_presets"]), values["max_epochs"])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, RecursionError) as error:
         raise ValueError(f"the class rules in {path} are damaged ({error}): the teacher can save them again "
                          "on the Models page") from None
 

@@ -8,16 +8,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 import numpy as np
 
 from core.data import DataError, load_mnist
-from core.models import ACTIVATIONS, OPTIMIZERS, PRESETS, describe, preset
-from core.sharing import parse_units
+from core.models import ACTIVATIONS, OPTIMIZERS, PRESETS, TrainConfig, describe, preset
+from core.models import parse_units
 from core.store import ModelStore, StoreError
 from core.training import TrainingDiverged
 
 EXIT_ERROR = 2
+# The most pixels `predict` decodes, read from the file's header first. A 12-megapixel phone photo
+# (4000 x 3000) fits; reading an image takes about 36 bytes a pixel on its way to 28 x 28 (583 MB for
+# 4096 x 4096, measured; a 10000 x 10000 PNG took 3.6 GB). The pad itself is 280 x 280.
+MAX_IMAGE_PIXELS = 4096 * 4096
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,8 +53,8 @@ def train_command(args) -> int:
     }.items() if value is not None}
     config = config.replace(**changes)
     store = ModelStore(args.models_dir)
-    if args.save:
-        store.path_of(args.save)  # a bad name fails now, not after training
+    if args.save is not None:
+        store.path_of(args.save)  # a bad name (also an empty one) fails now, not after training
     data = load_mnist(args.data)
     print(f"data: {data.description}")
     print(f"model: {describe(config)}")
@@ -63,7 +68,7 @@ def train_command(args) -> int:
     print(f"trained {result.steps} steps in {result.wall_seconds:.1f} s ({result.samples_per_second:,.0f} samples/s)")
     print(f"Accuracy on training data: {result.train_accuracy:.4f}")
     print(f"Accuracy on test data: {result.test_accuracy:.4f}")
-    if args.save:
+    if args.save is not None:
         info = store.save(args.save, result)
         print(f"saved as {info.name!r} in {store.folder}")
     print(f"test_accuracy={result.test_accuracy:.4f}")
@@ -89,19 +94,16 @@ def evaluate_command(args) -> int:
 
 
 def predict_command(args) -> int:
-    from PIL import Image, UnidentifiedImageError
-
     from core.predict import predict_proba
     from core.preprocess import canvas_to_mnist
 
     store = ModelStore(args.models_dir)
     store.info(args.model)
+    drawing = _read_image(args.image)
     try:
-        with Image.open(args.image) as image:
-            drawing = np.asarray(image.convert("RGBA"))
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"{args.image}: not an image file this can read ({error})") from None
-    digit = canvas_to_mnist(drawing)
+        digit = canvas_to_mnist(drawing)
+    except ValueError as error:
+        raise ValueError(f"{args.image}: {error}") from None
     if digit is None:
         raise ValueError(f"{args.image}: the image is blank; draw a digit")
     _import_tensorflow_quietly()
@@ -109,6 +111,30 @@ def predict_command(args) -> int:
     best = int(np.argmax(probabilities))
     print(f"digit: {best} (probability {probabilities[best]:.3f})")
     return 0
+
+
+def _read_image(path: str) -> np.ndarray:
+    """The image file as (H, W, 4) uint8 RGBA, whatever its mode; its size is checked before it is decoded."""
+    from PIL import Image
+
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such file")
+    if not os.path.isfile(path):  # a pipe would hang, a device never end
+        raise ValueError(f"{path}: not a plain file (a folder, device, pipe or socket); name an image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PIL's notes (a palette's transparency) would add lines
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:  # reads the header, not the pixels
+                width, height = image.size
+                if width * height <= MAX_IMAGE_PIXELS:
+                    return np.asarray(image.convert("RGBA"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # PIL's own limit, far above ours
+        raise ValueError(f"{path}: more than the {MAX_IMAGE_PIXELS:,} pixels this reads; shrink the picture") from None
+    except Exception as error:  # PIL's decoders raise OSError, SyntaxError, ValueError, EOFError, struct.error
+        raise ValueError(f"{path}: not an image file this can read ({error})") from None
+    raise ValueError(f"{path}: {width} x {height} pixels, more than the {MAX_IMAGE_PIXELS:,} this reads; "
+                     "shrink the picture (the pad is 280 x 280)")
 
 
 def list_command(args) -> int:
@@ -130,15 +156,15 @@ def _parser() -> argparse.ArgumentParser:
     train_parser = commands.add_parser("train", help="train a preset, print train and test accuracy")
     train_parser.set_defaults(command=train_command)
     train_parser.add_argument("--preset", choices=list(PRESETS), default="lecture")
-    train_parser.add_argument("--epochs", type=int)
-    train_parser.add_argument("--lr", type=float, help="learning rate")
-    train_parser.add_argument("--batch-size", type=int)
+    train_parser.add_argument("--epochs", type=_config_value("epochs", int))
+    train_parser.add_argument("--lr", type=_config_value("learning_rate", float), help="learning rate")
+    train_parser.add_argument("--batch-size", type=_config_value("batch_size", int))
     train_parser.add_argument("--hidden", type=_units, help="hidden layer sizes, e.g. 256,128")
     train_parser.add_argument("--activation", choices=ACTIVATIONS)
     train_parser.add_argument("--optimizer", choices=OPTIMIZERS)
-    train_parser.add_argument("--dropout", type=float)
-    train_parser.add_argument("--validation-split", type=float)
-    train_parser.add_argument("--seed", type=int)
+    train_parser.add_argument("--dropout", type=_config_value("dropout", float))
+    train_parser.add_argument("--validation-split", type=_config_value("validation_split", float))
+    train_parser.add_argument("--seed", type=_config_value("seed", int))
     train_parser.add_argument("--data", help="MNIST npz file or IDX folder (default: MNIST_PATH, ...)")
     train_parser.add_argument("--save", metavar="NAME", help="save the trained model under this name")
     train_parser.add_argument("--models-dir", **models_dir)
@@ -166,6 +192,27 @@ def _units(text: str) -> tuple[int, ...]:
         return parse_units(text, "--hidden")
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _config_value(field: str, kind: type):
+    """An argparse type: the text as ``kind``, refused unless TrainConfig accepts it for ``field``.
+
+    So a value out of core.models.LIMITS fails while the arguments are parsed, before TensorFlow loads.
+    """
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{field} must be a {'whole number' if kind is int else 'number'}, got {text!r}") from None
+        try:
+            TrainConfig(**{field: value})
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return value
+
+    return parse
 
 
 def _import_tensorflow_quietly() -> None:
@@ -211,5 +258,5 @@ class _ProgressBar:
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)  # one line, whatever the message holds
     return EXIT_ERROR

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import socket
+import stat
+import struct
 import threading
 import zipfile
 import zlib
@@ -40,6 +43,30 @@ DOWNLOAD_PROBE_SECONDS = 3.0
 UNPACKED_DIR_VARIABLE = "MNIST_CACHE_DIR"
 UNPACKED_DIR = Path("~/.cache/mnist-classroom").expanduser()
 _SPLITS = ("x_train", "y_train", "x_test", "y_test")
+# The most digits a data set may hold, train and test together. MNIST has 70,000 and the largest
+# MNIST-like set, EMNIST ByClass, 814,255. A file declaring more is refused from its header, before
+# anything is inflated: a 2.4 MB npz can declare 2.5 GB, and a gzip IDX file as much.
+MAX_DIGITS = 1_000_000
+# The most bytes the four arrays may take once read: a million uint8 digits with float64 one-hot
+# labels, 864 MB. Wider pixel types leave room for fewer digits (float32 pixels: about 270,000).
+MAX_DATA_BYTES = MAX_DIGITS * (IMAGE_SIDE * IMAGE_SIDE + NUM_CLASSES * 8)
+# Pixels and labels must be numbers: unsigned or signed integers, or floats (numpy's dtype kinds).
+# Not bool, complex (its imaginary part would be dropped), timedelta or datetime (numpy counts
+# timedelta64 as an integer), strings or objects.
+_NUMBER_KINDS = "uif"
+# np.savez stores its members uncompressed, np.savez_compressed deflated. Other zip methods are refused:
+# Python's bzip2 and lzma readers inflate a whole compressed block at once, however large it grows.
+_NPZ_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# The most bytes an npz's table of contents (the zip's central directory) may take. A real npz's is a few
+# hundred bytes; Python turns each of its entries into an object ten times the entry's size (200,000
+# entries in a 10 MB file took 92 MB and 1 s to list on Intel Xeon, 2 cores), so a 100 MB upload of
+# nothing else would take about 900 MB. 64 KiB leaves room for hundreds of arrays.
+MAX_NPZ_DIRECTORY_BYTES = 64 * 1024
+# A zip's end-of-central-directory record (PKWARE APPNOTE 4.3.16): signature, four disk and entry counts,
+# the table of contents' size and offset, the comment's length. It sits in the last 22 + 65,535 bytes.
+_ZIP_END = struct.Struct("<4s4H2LH")
+_ZIP_END_SIGNATURE = b"PK\x05\x06"
+_NPY_MAGIC = b"\x93NUMPY"
 
 # Keys of the two npz layouts we accept: the lecture's and Keras'.
 _NPZ_KEY_SETS = (
@@ -112,10 +139,8 @@ def load_file(path: str | os.PathLike, cache: bool = True) -> MnistData:
     that would otherwise stay in memory for the life of the process.
     """
     path = Path(path).expanduser()
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder. Check the path, or unset {MNIST_PATH_VARIABLE}.")
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    status = _regular_file_or_folder(path)
+    key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
@@ -129,6 +154,24 @@ def load_file(path: str | os.PathLike, cache: bool = True) -> MnistData:
     with _cache_lock:
         _cache[key] = data
     return data
+
+
+def _regular_file_or_folder(path: Path) -> os.stat_result:
+    """The status of a plain file or a folder; a DataError for anything else, before it is opened.
+
+    Reading /dev/zero never ends and opening a named pipe waits for a writer, so devices, pipes and
+    sockets are refused from their status alone.
+    """
+    try:
+        status = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise DataError(f"{path}: no such file or folder. Check the path, or unset {MNIST_PATH_VARIABLE}.") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it ({error.strerror}).") from None
+    if not (stat.S_ISREG(status.st_mode) or stat.S_ISDIR(status.st_mode)):
+        raise DataError(f"{path}: not a plain file (a device, pipe or socket); name an .npz file or a folder of "
+                        "IDX files.")
+    return status
 
 
 def _source(path: Path) -> str:
@@ -237,105 +280,223 @@ def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
     return encoded
 
 
+def _zip_directory_bytes(handle) -> int | None:
+    """The size of a zip's table of contents, read from its end record before zipfile parses it; None when
+    the file has no end record (it is no zip). A Zip64 file says 0xFFFFFFFF here: more than any limit."""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - _ZIP_END.size - 0xFFFF))
+    tail = handle.read()
+    at = tail.rfind(_ZIP_END_SIGNATURE)
+    if at < 0 or len(tail) - at < _ZIP_END.size:
+        return None
+    return _ZIP_END.unpack_from(tail, at)[5]
+
+
 def _read_npz(path: Path) -> MnistData:
-    if not zipfile.is_zipfile(path):  # numpy would guess "pickled data" for any non-zip file
-        raise DataError(f"{path}: not an npz file (an npz is a zip of arrays). Save the digits with numpy.savez.")
+    """Read the four arrays of an npz; each member's .npy header is checked before its data is inflated."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise DataError(f"{path}: one .npy array, not an npz file of X_train, y_train, X_test, y_test.")
-        with loaded as archive:
-            keys = next((keys for keys in _NPZ_KEY_SETS if set(keys) <= set(archive.files)), None)
-            if keys is None:
-                raise DataError(
-                    f"{path}: expected arrays X_train, y_train, X_test, y_test (or x_train, ...), "
-                    f"found {', '.join(archive.files) or 'none'}."
-                )
-            arrays = [archive[key] for key in keys]
-    except DataError:
-        raise
-    except ValueError as error:
-        if "pickle" in str(error):
-            raise DataError(f"{path}: holds pickled Python objects, which are never loaded (they can run code). "
-                            "Save plain number arrays with numpy.savez.") from None
-        raise DataError(f"{path}: not a readable npz file ({error}). Save it with numpy.savez.") from None
-    except Exception as error:  # zipfile, zlib, numpy's header parser: each has its own error types
-        raise DataError(f"{path}: not a readable npz file ({error}). Save it with numpy.savez.") from None
+        handle = open(path, "rb")
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it ({error.strerror}).") from None
+    with handle:
+        try:
+            directory_bytes = _zip_directory_bytes(handle)
+            if directory_bytes is None:  # numpy would guess "pickled data" for any non-zip file
+                handle.seek(0)
+                if handle.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
+                    raise DataError(f"{path}: one .npy array, not an npz file of X_train, y_train, X_test, y_test.")
+                raise DataError(f"{path}: not an npz file (an npz is a zip of arrays). "
+                                "Save the digits with numpy.savez.")
+            if directory_bytes > MAX_NPZ_DIRECTORY_BYTES:
+                raise DataError(f"{path}: its table of contents takes {directory_bytes:,} bytes, more than "
+                                f"the {MAX_NPZ_DIRECTORY_BYTES:,} of an npz of a few arrays. Save the digits with "
+                                "numpy.savez.")
+            with zipfile.ZipFile(handle) as archive:
+                members = _npz_members(archive, path)
+                declared = {split: _npy_header(archive, member, path) for split, member in members.items()}
+                _check_declared(declared, where=f"{path}: ")
+                arrays = []
+                for member in members.values():
+                    with archive.open(member) as stream:
+                        arrays.append(np.lib.format.read_array(stream, allow_pickle=False))
+        except DataError:
+            raise
+        except Exception as error:  # zipfile, zlib, numpy's header parser: each has its own error types
+            reason = " ".join(str(error).split())  # numpy quotes the header, line break and all: keep one line
+            raise DataError(f"{path}: not a readable npz file ({reason}). Save it with numpy.savez.") from None
     return _checked(*arrays, source=_source(path), is_sample=False, path=path)
 
 
+def _npz_members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
+    """The zip members holding x_train, y_train, x_test, y_test, under the lecture's or Keras' keys."""
+    members = {name.removesuffix(".npy"): archive.getinfo(name) for name in archive.namelist()}
+    keys = next((keys for keys in _NPZ_KEY_SETS if set(keys) <= set(members)), None)
+    if keys is None:
+        raise DataError(
+            f"{path}: expected arrays X_train, y_train, X_test, y_test (or x_train, ...), "
+            f"found {', '.join(members) or 'none'}."
+        )
+    return {split: members[key] for split, key in zip(_SPLITS, keys)}
+
+
+def _npy_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of one npz member, from its .npy header: only the first few hundred bytes are inflated.
+
+    The zip directory's size of the member must be the header's length plus the bytes its shape and
+    dtype declare, so the data read later is exactly what was checked.
+    """
+    if member.compress_type not in _NPZ_METHODS:
+        raise DataError(f"{path}: {member.filename} is compressed with zip method {member.compress_type}; "
+                        "save the digits with numpy.savez or numpy.savez_compressed.")
+    with archive.open(member) as stream:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+        header_bytes = stream.tell()
+    if dtype.hasobject:
+        raise DataError(f"{path}: holds pickled Python objects, which are never loaded (they can run code). "
+                        "Save plain number arrays with numpy.savez.")
+    declared = header_bytes + math.prod(shape) * dtype.itemsize
+    if member.file_size != declared:
+        raise DataError(f"{path}: {member.filename} is {member.file_size:,} bytes unpacked, but its header "
+                        f"declares {declared:,} (shape {shape}, {dtype}); the file is damaged.")
+    return shape, dtype
+
+
 def _read_idx_folder(folder: Path) -> MnistData:
-    arrays = []
-    for role, names in _IDX_NAMES.items():
+    """The four IDX files: every header is read and checked before any file's data."""
+    found = {}
+    for split, names in _IDX_NAMES.items():
         candidates = [folder / (name + suffix) for name in names for suffix in ("", ".gz")]
-        found = next((candidate for candidate in candidates if candidate.is_file()), None)
-        if found is None:
+        present = next((candidate for candidate in candidates if os.path.exists(candidate)), None)
+        if present is None:
             raise DataError(f"{folder}: no {names[0]}[.gz] file; a folder needs all four MNIST IDX files.")
-        arrays.append(_read_idx(found))
+        if stat.S_ISDIR(_regular_file_or_folder(present).st_mode):
+            raise DataError(f"{present}: a folder, not an IDX file.")
+        found[split] = present
+    streams = {}
+    try:
+        for split, path in found.items():
+            streams[split] = _open_idx(path)
+        shapes = {split: _idx_shape(stream, found[split]) for split, stream in streams.items()}
+        _check_declared({split: (shape, np.dtype(np.uint8)) for split, shape in shapes.items()}, where=f"{folder}: ")
+        arrays = [_idx_data(streams[split], found[split], shapes[split]) for split in _SPLITS]
+    finally:
+        for stream in streams.values():
+            stream.close()
     return _checked(*arrays, source=_source(folder), is_sample=False, path=folder)
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file: magic (2 zero bytes, type 0x08 = ubyte, ndim), big-endian sizes, data."""
-    opener = gzip.open if path.suffix == ".gz" else open
+def _open_idx(path: Path):
+    """One IDX file opened for reading, through gzip when it ends in .gz."""
     try:
-        with opener(path, "rb") as stream:
-            raw = stream.read()
+        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it ({error.strerror}).") from None
+
+
+def _idx_shape(stream, path: Path) -> tuple[int, ...]:
+    """The shape an IDX header declares: magic (2 zero bytes, type 0x08 = ubyte, ndim), big-endian uint32 sizes.
+
+    The declared size (the product of the sizes, in Python's unbounded integers) is checked here, so a
+    crafted header is refused with this file's name before any of its data is read.
+    """
+    magic = _read_exactly(stream, path, 4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] != 0x08:
+        raise DataError(f"{path}: not an IDX file of unsigned bytes.")
+    sizes = _read_exactly(stream, path, 4 * magic[3])
+    if len(sizes) < 4 * magic[3]:
+        raise DataError(f"{path}: truncated, the header ends after {4 + len(sizes)} bytes.")
+    shape = tuple(int.from_bytes(sizes[4 * i: 4 * i + 4], "big") for i in range(magic[3]))
+    if math.prod(shape) > MAX_DATA_BYTES:
+        raise DataError(f"{path}: the header declares {' x '.join(map(str, shape))} = {math.prod(shape):,} bytes, "
+                        f"more than the {MAX_DATA_BYTES:,} a data set may hold ({MAX_DIGITS:,} digits).")
+    return shape
+
+
+def _idx_data(stream, path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """The bytes after the header, exactly as many as it declares: a gzip stream is never read further."""
+    expected = math.prod(shape)
+    raw = _read_exactly(stream, path, expected)
+    if len(raw) < expected:
+        raise DataError(f"{path}: truncated, {len(raw):,} data bytes where the header promises {expected:,}.")
+    if _read_exactly(stream, path, 1):
+        raise DataError(f"{path}: padded, more data bytes than the {expected:,} the header promises.")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(shape)
+
+
+def _read_exactly(stream, path: Path, size: int) -> bytes:
+    """Up to ``size`` bytes; a damaged or unreadable file is a DataError naming it."""
+    try:
+        return stream.read(size)
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path}: cannot read it ({error}).") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path}: not an IDX file of unsigned bytes.")
-    ndim = raw[3]
-    header_size = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header_size + int(np.prod(shape))
-    if len(raw) != expected:
-        raise DataError(f"{path}: truncated or padded, {len(raw)} bytes where the header promises {expected}.")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def _check_declared(declared: dict[str, tuple[tuple[int, ...], np.dtype]], where: str = "") -> None:
+    """Check the four arrays' shapes and types, as a file declares them or as they are, before any is read.
+
+    declared : split ('x_train', 'y_train', 'x_test', 'y_test') -> (shape, dtype).
+    where : the file, as messages start (``"path: "``), or "".
+    Images are (N, 28, 28) or (N, 784), labels (N,) or one-hot (N, 10), both numbers; at most
+    MAX_DIGITS digits and MAX_DATA_BYTES bytes in all.
+    """
+    for split in ("train", "test"):
+        (image_shape, image_type), (label_shape, label_type) = declared[f"x_{split}"], declared[f"y_{split}"]
+        images, labels = f"{where}{split} images", f"{where}{split} labels"
+        if not (len(image_shape) in (2, 3) and image_shape[1:] in ((IMAGE_SIDE * IMAGE_SIDE,), (IMAGE_SIDE,) * 2)
+                and image_shape[0] >= 0):
+            raise DataError(f"{images} have shape {image_shape}; expected (N, 28, 28) or (N, 784).")
+        if image_shape[0] == 0:
+            raise DataError(f"{images}: the array is empty.")
+        if image_type.kind not in _NUMBER_KINDS:
+            raise DataError(f"{images} have type {image_type}; expected numbers 0-255 (integers or floats).")
+        if not (len(label_shape) == 1 or len(label_shape) == 2 and label_shape[1] == NUM_CLASSES):
+            raise DataError(f"{labels} have shape {label_shape}; expected (N,) digits 0-9.")
+        if label_type.kind not in _NUMBER_KINDS:
+            raise DataError(f"{labels} have type {label_type}; expected digits 0-9 as numbers, or one-hot rows.")
+        if label_shape[0] != image_shape[0]:
+            raise DataError(f"{where}{image_shape[0]} {split} images but {label_shape[0]} {split} labels; "
+                            "they must match.")
+    digits = declared["x_train"][0][0] + declared["x_test"][0][0]
+    if digits > MAX_DIGITS:
+        raise DataError(f"{where}{digits:,} digits, more than the {MAX_DIGITS:,} a data set may hold.")
+    size = sum(math.prod(shape) * dtype.itemsize for shape, dtype in declared.values())
+    if size > MAX_DATA_BYTES:
+        raise DataError(f"{where}the arrays take {size:,} bytes, more than the {MAX_DATA_BYTES:,} a data set may "
+                        "hold; store the pixels as uint8 (0-255).")
 
 
 def _checked(x_train, y_train, x_test, y_test, *, source: str, is_sample: bool, path=None) -> MnistData:
+    arrays = dict(zip(_SPLITS, map(np.asarray, (x_train, y_train, x_test, y_test))))
     where = f"{path}: " if path is not None else ""
+    _check_declared({split: (array.shape, array.dtype) for split, array in arrays.items()}, where)
     parts = {}
-    for split, images, labels in (("train", x_train, y_train), ("test", x_test, y_test)):
-        parts[f"x_{split}"] = _checked_images(images, f"{where}{split} images")
-        parts[f"y_{split}"] = _checked_labels(labels, f"{where}{split} labels")
-        if len(parts[f"x_{split}"]) != len(parts[f"y_{split}"]):
-            raise DataError(
-                f"{where}{len(images)} {split} images but {len(labels)} {split} labels; they must match."
-            )
+    for split in ("train", "test"):
+        parts[f"x_{split}"] = _checked_images(arrays[f"x_{split}"], f"{where}{split} images")
+        parts[f"y_{split}"] = _checked_labels(arrays[f"y_{split}"], f"{where}{split} labels")
     for array in parts.values():
         array.flags.writeable = False  # shared through the cache: nobody may change it
     return MnistData(**parts, source=source, is_sample=is_sample)
 
 
 def _checked_images(images: np.ndarray, what: str) -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim == 2 and images.shape[1] == IMAGE_SIDE * IMAGE_SIDE:
+    """(N, 28, 28) uint8 pixels from images of a shape and type _check_declared accepted."""
+    if images.ndim == 2:
         images = images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
-    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
-        raise DataError(f"{what} have shape {images.shape}; expected (N, 28, 28) or (N, 784).")
-    if len(images) == 0:
-        raise DataError(f"{what}: the array is empty.")
     if images.dtype == np.uint8:
         return np.ascontiguousarray(images)
-    if not np.issubdtype(images.dtype, np.number):
-        raise DataError(f"{what} have type {images.dtype}; expected numbers 0-255.")
     low, high = float(images.min()), float(images.max())
     if low < 0 or high > 255 or not np.isfinite(high):
         raise DataError(f"{what} range from {low} to {high}; expected pixel values 0-255.")
-    scale = 255.0 if high <= 1.0 and np.issubdtype(images.dtype, np.floating) else 1.0
+    scale = 255.0 if high <= 1.0 and images.dtype.kind == "f" else 1.0
     return np.rint(images * scale).astype(np.uint8)
 
 
 def _checked_labels(labels: np.ndarray, what: str) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == NUM_CLASSES:
+    """(N,) uint8 digits from labels of a shape and type _check_declared accepted."""
+    if labels.ndim == 2:
         labels = labels.argmax(axis=1)  # one-hot rows, as the lecture builds them
-    if labels.ndim != 1:
-        raise DataError(f"{what} have shape {labels.shape}; expected (N,) digits 0-9.")
-    if not np.issubdtype(labels.dtype, np.number) or labels.size == 0:
-        raise DataError(f"{what} are empty or not numbers; expected digits 0-9.")
     if labels.min() < 0 or labels.max() > 9 or np.any(labels != np.round(labels)):
         raise DataError(f"{what} range from {labels.min()} to {labels.max()}; expected whole digits 0-9.")
     return labels.astype(np.uint8)

@@ -10,9 +10,10 @@ is added, so bold parts that thinning would erase (a filled-in loop, the short
 middle stroke of a 3) are kept. Seeded: the same seed draws the same digits the
 same way.
 
-``draw_digits`` gives the drawings one at a time; ``drawn_accuracy`` reads
-LEADERBOARD_DIGITS of them through ``canvas_to_mnist`` and a model, as the Draw
-page reads a student's digit: the leaderboard's second figure (core.classroom).
+``draw_digits`` gives the drawings one at a time, and ``drawn_test_set`` reads them
+through both pipelines: ``canvas_to_mnist``, as the Draw page reads a student's
+digit, and the naive resize. ``drawn_accuracy`` puts LEADERBOARD_DIGITS of them
+through a model: the leaderboard's second figure (core.classroom).
 bench/drawn_digits.py draws more of them and compares the pipelines.
 """
 
@@ -30,7 +31,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from core.data import MnistData, cache_folder
-from core.preprocess import canvas_to_mnist
+from core.preprocess import canvas_to_mnist, naive_resize
 from core.training import evaluate_accuracy
 
 # A few hundred drawings: drawing them is the cost (the centre lines and distance transforms, about
@@ -231,6 +232,34 @@ def _drawings(images, labels, inked, count: int, seed: int) -> Iterator[DrawnDig
         yield DrawnDigit(canvas, int(labels[source]), int(source), stroke)
 
 
+@dataclass(frozen=True)
+class DrawnSet:
+    """Drawn test digits after each pipeline; the 280x280 drawings themselves are not kept."""
+
+    prepared: np.ndarray  # (N, 28, 28) float32: canvas_to_mnist of each drawing (zeros where it saw none)
+    naive: np.ndarray  # (N, 28, 28) float32: naive_resize of each drawing
+    labels: np.ndarray  # (N,) int64
+    sources: np.ndarray  # (N,) index of each digit in the images it was drawn from
+    strokes: list[Stroke]
+
+
+def drawn_test_set(images: np.ndarray, labels: np.ndarray, count: int, seed: int) -> DrawnSet:
+    """Draw ``count`` of ``images`` (N, 28, 28) uint8 (``draw_digits``) and put each drawing through both
+    pipelines, one at a time, so 2,000 drawings never sit in memory together."""
+    prepared = np.zeros((count, 28, 28), np.float32)
+    naive = np.zeros((count, 28, 28), np.float32)
+    drawn_labels, sources, strokes = [], [], []
+    for index, drawn in enumerate(draw_digits(images, labels, count, seed)):
+        digit = canvas_to_mnist(drawn.canvas)
+        if digit is not None:  # never expected; a blank result then counts as a wrong answer
+            prepared[index] = digit
+        naive[index] = naive_resize(drawn.canvas)
+        drawn_labels.append(drawn.label)
+        sources.append(drawn.source)
+        strokes.append(drawn.stroke)
+    return DrawnSet(prepared, naive, np.array(drawn_labels, np.int64), np.array(sources), strokes)
+
+
 def drawn_set(data: MnistData, count: int = LEADERBOARD_DIGITS,
               seed: int = LEADERBOARD_SEED) -> tuple[np.ndarray, np.ndarray]:
     """``count`` test digits of ``data`` drawn and read back through ``canvas_to_mnist``, drawn once per
@@ -263,13 +292,8 @@ def _kept_set(data: MnistData, count: int, seed: int, path: Path) -> tuple[np.nd
         with np.load(path, allow_pickle=False) as kept:
             return kept["digits"], kept["labels"]
     except (OSError, ValueError, KeyError):  # not there yet, or damaged: draw it
-        prepared = np.zeros((count, 28, 28), np.float32)
-        labels = np.zeros(count, np.int64)
-    for index, drawn in enumerate(draw_digits(data.x_test, data.y_test, count, seed)):
-        digit = canvas_to_mnist(drawn.canvas)
-        if digit is not None:
-            prepared[index] = digit
-        labels[index] = drawn.label
+        drawn = drawn_test_set(data.x_test, data.y_test, count, seed)
+        prepared, labels = drawn.prepared, drawn.labels
     partial = path.with_name(f".{path.stem}.{os.getpid()}.npz")
     with contextlib.suppress(OSError):  # a read-only cache only costs the next process the drawing
         path.parent.mkdir(parents=True, exist_ok=True)

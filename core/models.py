@@ -3,12 +3,52 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 ARCHITECTURES = ("mlp", "cnn")
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "one-cycle", "cosine")
+
+
+class Limit(NamedTuple):
+    """The smallest and the largest value a numeric TrainConfig field may take, both allowed."""
+
+    low: int | float
+    high: int | float
+
+
+# The one set of limits for the numeric fields: TrainConfig.validate refuses a value outside them, the Train
+# form's widgets take them as their min and max (a widget given a value outside its range raises, or quietly
+# resets it), and so a shared link (core.share_links) with such a value gets a warning naming the field.
+LIMITS: dict[str, Limit] = {
+    # The lecture's 0.5 is already a large step (its loss is small, see build_model); at 10 a deep ReLU MLP
+    # diverges (tests/test_training.py). Below 1e-5 even 500 epochs barely move the weights.
+    "learning_rate": Limit(1e-5, 10.0),
+    # Above 0.9 nearly every hidden unit is dropped at each step, and the network learns next to nothing.
+    "dropout": Limit(0.0, 0.9),
+    # Holding out more than half would leave fewer digits to learn from than to watch.
+    "validation_split": Limit(0.0, 0.5),
+    # 4096 digits per step already leaves only 15 steps an epoch on the full 60,000.
+    "batch_size": Limit(1, 4096),
+    # 500 passes bound the queue a class shares; the teacher's class rules can set fewer (core.classroom).
+    "epochs": Limit(1, 500),
+    # Keras keeps 32 bits of a seed (keras.random.draw_seed) and build_model adds up to 3000 to it: below 2**31
+    # every seed still gives its own weights.
+    "seed": Limit(0, 2**31 - 1),
+}
+# What a saved model's config is checked against when it is read back: the ranges earlier versions allowed
+# before LIMITS narrowed them (fractions below 1, any learning rate above 0, 64-bit seeds). A model trained
+# then stays listed, never "damaged"; a new run with its setup is refused, naming the field.
+SAVED_LIMITS: dict[str, Limit] = {
+    **LIMITS,
+    "learning_rate": Limit(0.0, 10.0),
+    "dropout": Limit(0.0, 1.0),
+    "validation_split": Limit(0.0, 1.0),
+    "seed": Limit(0, 2**64 - 1),
+}
 
 
 def _choice(name: str, value, choices) -> None:
@@ -65,26 +105,20 @@ class TrainConfig:
             setattr(self, name, tuple(value))
         self.validate()
 
-    def validate(self) -> None:
-        """Raise ValueError naming the first field with a value that cannot train."""
+    def validate(self, limits: dict[str, Limit] = LIMITS) -> None:
+        """Raise ValueError naming the first field with a value that cannot train (or lies outside ``limits``)."""
         _choice("architecture", self.architecture, ARCHITECTURES)
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("lr_schedule", self.lr_schedule, SCHEDULES)
-        for name in ("batch_size", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
-        if self.batch_size > 4096:
-            raise ValueError(f"batch_size must be at most 4096, got {self.batch_size}")
-        if self.epochs > 500:
-            raise ValueError(f"epochs must be at most 500, got {self.epochs}")
-        if not _is_number(self.learning_rate) or not 0 < self.learning_rate <= 10:
-            raise ValueError(f"learning_rate must be a number above 0 and at most 10, got {self.learning_rate!r}")
-        if not _is_number(self.dropout) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a fraction in [0, 1), got {self.dropout!r}")
-        if not _is_number(self.validation_split) or not 0 <= self.validation_split < 1:
-            raise ValueError(f"validation_split must be a fraction in [0, 1), got {self.validation_split!r}")
+        for name in ("batch_size", "epochs", "seed"):
+            value, (low, high) = getattr(self, name), limits[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high:,}, got {value!r}")
+        for name in ("learning_rate", "dropout", "validation_split"):
+            value, (low, high) = getattr(self, name), limits[name]
+            if not _is_number(value) or not low <= value <= high:
+                raise ValueError(f"{name} must be a number from {low:g} to {high:g}, got {value!r}")
         for name in ("hidden_units", "conv_filters"):
             units = getattr(self, name)
             if any(isinstance(u, bool) or not isinstance(u, int) or not 1 <= u <= 4096 for u in units):
@@ -98,8 +132,6 @@ class TrainConfig:
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.architecture == "cnn" and not self.conv_filters:
             raise ValueError("conv_filters must list at least one convolution block for a cnn")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a whole number of at least 0, got {self.seed!r}")
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with some fields changed, validated again."""
@@ -111,12 +143,30 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """Build from a dict (saved metadata, a URL); unknown keys raise ValueError."""
+        """Build from a dict (a URL, a request); unknown keys raise ValueError."""
+        cls._check_keys(values)
+        return cls(**values)
+
+    @classmethod
+    def from_saved(cls, values: dict) -> "TrainConfig":
+        """A config read back from a saved model: checked like ``from_dict``, but against SAVED_LIMITS."""
+        cls._check_keys(values)
+        try:
+            return cls(**values)
+        except ValueError:
+            config = cls.__new__(cls)  # the same fields, without __post_init__'s check against LIMITS
+            config.__dict__.update({field.name: getattr(cls(), field.name) for field in dataclasses.fields(cls)})
+            config.__dict__.update({name: tuple(value) if isinstance(value, list) else value
+                                    for name, value in values.items()})
+            config.validate(SAVED_LIMITS)
+            return config
+
+    @classmethod
+    def _check_keys(cls, values: dict) -> None:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown config field(s): {', '.join(sorted(unknown))}")
-        return cls(**values)
 
 
 PRESETS: dict[str, TrainConfig] = {
@@ -218,3 +268,30 @@ def describe_network(config: TrainConfig) -> str:
 def describe_training(config: TrainConfig) -> str:
     """How it is trained, e.g. 'sgd lr 0.5, batch 32, 5 epochs'."""
     return f"{config.optimizer} lr {config.learning_rate:g}, batch {config.batch_size}, {config.epochs} epochs"
+
+
+def parse_units(text: str, what: str = "units") -> tuple[int, ...]:
+    """'256, 128' (commas, spaces or x between) -> (256, 128); '' -> ()."""
+    text = str(text).strip()
+    # Numbers with one separator between each two: "64,x" or "64,,128" is a typo, not (64,) or (64, 128).
+    if text and not re.fullmatch(r"\d+(\s*(?:,|x|\s)\s*\d+)*", text):
+        raise ValueError(f"{what}: {text!r} is not a list of whole numbers; write them like 256, 128")
+    return tuple(int(part) for part in re.findall(r"\d+", text))
+
+
+def format_units(units: tuple[int, ...], separator: str = ", ") -> str:
+    """(256, 128) -> '256, 128'."""
+    return separator.join(str(unit) for unit in units)
+
+
+def default_model_name(config: TrainConfig) -> str:
+    """A readable name for a trained model: the preset's name if it is one, else a summary.
+
+    e.g. 'lecture', or 'mlp-128x64-relu-adam-3ep'; ModelStore.unique_name adds -2, -3... if taken.
+    """
+    for name in PRESETS:
+        if preset(name) == config:
+            return name
+    units = config.hidden_units if config.architecture == "mlp" else config.conv_filters
+    shape = format_units(units, "x") or "linear"
+    return f"{config.architecture}-{shape}-{config.activation}-{config.optimizer}-{config.epochs}ep"

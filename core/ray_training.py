@@ -27,7 +27,7 @@ from typing import Callable
 from core.data import MnistData
 from core.models import TrainConfig
 from core.store import ModelStore, StoreError
-from core.training import Progress
+from core.training import Progress, RunState
 
 RAY_ADDRESS_VARIABLE = "RAY_ADDRESS"
 # Ray CPUs one run reserves. TensorFlow spreads a run over every core of its node, so a run asks
@@ -168,12 +168,12 @@ def train_and_save_on_ray(
                 publish(progress)
         final, content, where = ray.get(finished)
     except GetTimeoutError:
-        publish(replace(last, state="failed", message=(
+        publish(replace(last, state=RunState.FAILED, message=(
             f"The Ray cluster stopped answering for {ANSWER_SECONDS:.0f} s; the run is lost and no model was saved. "
             "Check the cluster (`ray status`) and start the run again.")))
         return
     except RayError as error:
-        publish(replace(last, state="failed", message=(
+        publish(replace(last, state=RunState.FAILED, message=(
             f"The Ray worker training this run was lost ({type(error).__name__}): its process or node died. "
             "The run is lost and no model was saved; start it again.")))
         return

@@ -4,7 +4,7 @@ A run trained on a thread of the server shares the server's interpreter with eve
 browser. Here ``ScheduledJob(config, data, store, save_name).start()`` puts the run in a queue;
 up to ``MNIST_MAX_TRAINING`` worker processes take runs oldest first, train and save them with
 ``core.training.train_and_save`` (the same code TrainingJob runs), and send every Progress back
-through a pipe. The handle has TrainingJob's interface (start, stop, snapshot, running) plus its
+through a pipe. The handle has TrainingJob's interface (start, stop, snapshot, wait, running) plus its
 place in the queue.
 
 Each worker is a fresh Python interpreter, never a fork: TensorFlow's thread pools do not
@@ -41,7 +41,7 @@ from core.handwriting import ClassDigits, with_class_digits
 from core.models import TrainConfig
 from core.store import ModelStore
 from core.ray_training import ray_address
-from core.training import Progress, train_and_save
+from core.training import Progress, RunHandle, RunState, train_and_save
 
 MAX_TRAINING_VARIABLE = "MNIST_MAX_TRAINING"
 WORKER_NICENESS = 10  # lower CPU priority of the training workers (os.nice): the server answers first
@@ -76,7 +76,7 @@ def max_training_runs() -> int:
     return int(text)
 
 
-class ScheduledJob:
+class ScheduledJob(RunHandle):
     """One training run given to a TrainingScheduler; TrainingJob's interface, plus its place in the queue.
 
     data : the digits to train on, sent to the worker with the run (an upload); None for the
@@ -85,14 +85,15 @@ class ScheduledJob:
         under a free name based on ``save_name``; the final Progress says which (``saved_as``).
     class_digits : the folder of a class set (core.handwriting.ClassDigits) whose drawings join the
         training digits, read by the worker when the run starts; None for none.
-    The scheduler's threads replace the Progress under a lock, never change it, so ``snapshot()``
-    can be called from any thread at any time.
+    The scheduler's threads replace the Progress under a lock, never change it (core.training.RunHandle),
+    so ``snapshot()`` and ``wait()`` can be called from any thread at any time.
     """
 
     def __init__(self, config: TrainConfig, data: MnistData | None = None, store: ModelStore | None = None,
                  save_name: str = "model", scheduler: TrainingScheduler | None = None, owner: str = "",
                  class_digits: str | os.PathLike | None = None):
         config.validate()
+        super().__init__(config.epochs)
         self.config = config
         self.data = data
         self.class_digits = str(Path(class_digits).resolve()) if class_digits is not None else None
@@ -101,8 +102,6 @@ class ScheduledJob:
         self.owner = owner  # the student the saved model belongs to (core.store); "" for nobody
         self._scheduler = scheduler
         self._run_id = 0  # given by the scheduler on start(); 0 = not started
-        self._lock = threading.Lock()
-        self._progress = Progress(epochs=config.epochs)
 
     def start(self) -> ScheduledJob:
         """Queue the run (on the server's scheduler unless one was given); it starts when a worker is free."""
@@ -115,10 +114,6 @@ class ScheduledJob:
         chunk of steps (well within a second) and the model trained so far is saved."""
         if self._run_id:
             self._scheduler.stop(self._run_id)
-
-    def snapshot(self) -> Progress:
-        with self._lock:
-            return self._progress
 
     @property
     def running(self) -> bool:
@@ -139,10 +134,6 @@ class ScheduledJob:
     def worker_pid(self) -> int | None:
         """The process id of the worker training this run; None while queued and once done."""
         return self._scheduler.worker_pid(self._run_id) if self._run_id else None
-
-    def _publish(self, progress: Progress) -> None:
-        with self._lock:
-            self._progress = progress
 
 
 @dataclass(frozen=True)
@@ -216,7 +207,7 @@ class TrainingScheduler:
             if queued is not None:
                 self._queue.remove(queued)
                 job = self._jobs.pop(run_id)
-                job._publish(replace(job.snapshot(), state="stopped", stopped=True, message=STOPPED_IN_QUEUE))
+                job._publish(replace(job.snapshot(), state=RunState.STOPPED, stopped=True, message=STOPPED_IN_QUEUE))
                 return
             worker = self._worker_of(run_id)
         if worker is not None:
@@ -256,7 +247,7 @@ class TrainingScheduler:
             self._queue.clear()
             workers = list(self._workers)
         for job in unfinished:
-            job._publish(replace(job.snapshot(), state="failed", message=SHUT_DOWN))
+            job._publish(replace(job.snapshot(), state=RunState.FAILED, message=SHUT_DOWN))
         for worker in workers:
             worker.process.terminate()
             worker.process.wait()
@@ -278,7 +269,7 @@ class TrainingScheduler:
                     except OSError as error:  # no process could start: out of memory, too many open files
                         task = self._queue.popleft()
                         self._jobs.pop(task.run_id)._publish(Progress(
-                            epochs=task.config.epochs, state="failed",
+                            epochs=task.config.epochs, state=RunState.FAILED,
                             message=f"No training worker could be started on this server ({error}); "
                                     "try again in a moment."))
                         continue
@@ -341,7 +332,7 @@ class TrainingScheduler:
             worker.tasks.close()
         worker.results.close()
         if job is not None:
-            job._publish(replace(job.snapshot(), state="failed", message=_death_message(worker.process.returncode)))
+            job._publish(replace(job.snapshot(), state=RunState.FAILED, message=_death_message(worker.process.returncode)))
         self._dispatch()  # a fresh worker for the runs still queued
 
 
@@ -394,7 +385,7 @@ def _work(task_fd: int, result_fd: int) -> None:
             if task.class_digits is not None:  # the drawings as they are now, so a queued run gets the latest
                 data = with_class_digits(data, ClassDigits(task.class_digits).load())
         except Exception as error:  # the run fails with what went wrong; the worker takes the next one
-            publish(Progress(epochs=task.config.epochs, state="failed",
+            publish(Progress(epochs=task.config.epochs, state=RunState.FAILED,
                              message=f"The digits for this run could not be read: {error}"))
             continue
 
@@ -422,7 +413,7 @@ def _trainer(address: str | None, publish, last: Progress):
         try:
             ray_training.connect(address)
         except RuntimeError as error:
-            publish(replace(last, state="failed", message=str(error)))
+            publish(replace(last, state=RunState.FAILED, message=str(error)))
             return None
         _connected_to = address
     return ray_training.train_and_save_on_ray

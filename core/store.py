@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,6 +34,13 @@ META_VERSION = 1
 # person's pace, so a second collision is rare and a third means something else is wrong.
 FREE_NAME_TRIES = 3
 SUFFIX = ".keras"
+# save() stores the run's story uncompressed (a lecture run's is 85 kB, 9,375 batch losses), so reading it
+# costs no more memory than its bytes on disk. A compressed entry that inflates beyond this is a crafted file
+# (a zip bomb), refused before it is inflated.
+MAX_META_BYTES = 32 * 2**20
+# A save's temporary file (.NAME-*.keras) untouched this long belongs to a save that died (killed mid-write):
+# ModelStore.list removes it. A live save keeps writing its file and finishes within seconds.
+STALE_SAVE_SECONDS = 600
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 
 
@@ -110,7 +119,7 @@ class ModelStore:
         try:
             result.model.save(temporary)
             with zipfile.ZipFile(temporary, "a") as archive:
-                archive.writestr(META_ENTRY, json.dumps(meta))
+                archive.writestr(META_ENTRY, json.dumps(meta), compress_type=zipfile.ZIP_STORED)  # see MAX_META_BYTES
             _move_into_place(temporary, target, overwrite)
         finally:
             if os.path.exists(temporary):
@@ -144,6 +153,7 @@ class ModelStore:
         models, problems = [], []
         if not self.folder.is_dir():
             return Listing(models, problems)
+        self.remove_stale_temporary_files()
         for path in sorted(self.folder.glob(f"*{SUFFIX}")):
             if path.name.startswith("."):
                 continue  # a save in progress
@@ -240,26 +250,68 @@ class ModelStore:
             with zipfile.ZipFile(path) as archive:
                 if META_ENTRY not in archive.namelist():
                     raise StoreError(f"{path.name} was not saved by this tool (no {META_ENTRY} inside)")
+                entry = archive.getinfo(META_ENTRY)
+                if entry.file_size > MAX_META_BYTES and entry.compress_type != zipfile.ZIP_STORED:
+                    raise StoreError(f"{path.name} is damaged or not a model file ({META_ENTRY} would inflate to "
+                                     f"{entry.file_size:,} bytes)")
                 meta = json.loads(archive.read(META_ENTRY))
+            if not isinstance(meta, dict):
+                raise TypeError(f"{META_ENTRY} holds a {type(meta).__name__}, not an object")
             version = meta.get("version", 1)
             if not isinstance(version, int) or version > META_VERSION:
                 raise StoreError(f"{path.name} was saved by a newer version of this tool (format {version!r}, "
                                  f"this one reads up to {META_VERSION}); update the tool to open it")
+            if version < 1:
+                raise StoreError(f"{path.name} has format {version!r}, older than any this tool wrote; "
+                                 "train the model again")
             return ModelInfo(
-                name=path.stem, path=path, config=TrainConfig.from_dict(meta["config"]),
-                train_accuracy=float(meta["train_accuracy"]), test_accuracy=float(meta["test_accuracy"]),
-                training_seconds=float(meta["training_seconds"]), created=str(meta["created"]),
+                name=path.stem, path=path, config=TrainConfig.from_saved(meta["config"]),
+                train_accuracy=_fraction(meta["train_accuracy"]), test_accuracy=_fraction(meta["test_accuracy"]),
+                training_seconds=_finite(meta["training_seconds"]), created=str(meta["created"]),
                 batch_losses=list(meta.get("batch_losses", [])), epoch_history=list(meta.get("epoch_history", [])),
                 data_description=str(meta.get("data_description", "")), stopped=bool(meta.get("stopped", False)),
-                parameters=int(meta.get("parameters", 0)), owner=str(meta.get("owner", "")),
-                drawn_accuracy=None if meta.get("drawn_accuracy") is None else float(meta["drawn_accuracy"]),
+                parameters=int(_finite(meta.get("parameters", 0))), owner=str(meta.get("owner", "")),
+                drawn_accuracy=None if meta.get("drawn_accuracy") is None else _fraction(meta["drawn_accuracy"]),
             )
         except StoreError:
             raise
         except FileNotFoundError:  # deleted after the caller found it, by another session or server
             raise StoreError(f"no saved model named {path.stem!r} in {self.folder}: it was just deleted") from None
-        except (zipfile.BadZipFile, OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        except RecursionError:  # json nested thousands deep: Python's parser gives up
+            raise StoreError(f"{path.name} is damaged or not a model file ({META_ENTRY} is nested too deep)") from None
+        except Exception as error:  # zipfile, json, a field of the wrong type or size: one bad file, never the listing
             raise StoreError(f"{path.name} is damaged or not a model file ({type(error).__name__}: {error})") from None
+
+    def remove_stale_temporary_files(self) -> list[str]:
+        """Delete the temporary files of saves that died (``.NAME-*.keras`` untouched for STALE_SAVE_SECONDS);
+        returns their names. A save in progress keeps writing its file, so it is never taken for a dead one."""
+        removed = []
+        if not self.folder.is_dir():
+            return removed
+        now = time.time()
+        for path in self.folder.glob(f".*{SUFFIX}"):
+            try:
+                if path.is_file() and now - path.stat().st_mtime > STALE_SAVE_SECONDS:
+                    path.unlink()
+                    removed.append(path.name)
+            except OSError:  # removed by another server's clean-up, or a read-only folder: nothing to do
+                continue
+        return removed
+
+
+def _finite(value) -> float:
+    """A metadata number; ValueError for anything else (a string, inf, nan, 1e400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{value!r:.40} is not a finite number")
+    return float(value)
+
+
+def _fraction(value) -> float:
+    """A metadata accuracy in [0, 1]; ValueError for anything else."""
+    number = _finite(value)
+    if not 0 <= number <= 1:
+        raise ValueError(f"{number!r} is not an accuracy between 0 and 1")
+    return number
 
 
 def _move_into_place(temporary: str, target: Path, overwrite: bool) -> None:

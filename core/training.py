@@ -13,7 +13,8 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Literal
+from enum import StrEnum
+from typing import Callable
 
 import numpy as np
 
@@ -52,16 +53,26 @@ class EpochRecord:
     val_accuracy: float | None = None
 
 
-# Where a run is: starting (queued or building), training, evaluating (measuring accuracy), then one of
-# the three ends: finished, stopped (Stop was pressed; the model so far is kept) or failed (see message).
-RunState = Literal["starting", "training", "evaluating", "finished", "stopped", "failed"]
+class RunState(StrEnum):
+    """Where a run is: starting (queued or building), training, evaluating (measuring accuracy), then one of
+    the three ends: finished, stopped (Stop was pressed; the model so far is kept) or failed (see message)."""
+
+    STARTING = "starting"
+    TRAINING = "training"
+    EVALUATING = "evaluating"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+ENDED = (RunState.FINISHED, RunState.STOPPED, RunState.FAILED)
 
 
 @dataclass(frozen=True)
 class Progress:
     """A snapshot of a run, safe to hand to another thread (nothing in it changes)."""
 
-    state: RunState = "starting"
+    state: RunState = RunState.STARTING
     step: int = 0
     total_steps: int = 0
     epoch: int = 0  # 1-based epoch being trained
@@ -82,11 +93,11 @@ class Progress:
 
     @property
     def done(self) -> bool:
-        return self.state in ("finished", "stopped", "failed")
+        return self.state in ENDED
 
     @property
     def failed(self) -> bool:
-        return self.state == "failed"
+        return self.state == RunState.FAILED
 
     @property
     def fraction(self) -> float:
@@ -140,7 +151,7 @@ def train(
     rng = np.random.default_rng(config.seed)
     batch_losses: list[float] = []
     history: list[EpochRecord] = []
-    progress = Progress(state="training", total_steps=total_steps, epochs=config.epochs)
+    progress = Progress(state=RunState.TRAINING, total_steps=total_steps, epochs=config.epochs)
     chunk = 4
     trained_seconds = 0.0
     compile_steps, compile_seconds = 0, 0.0  # the first chunk also traces the function: keep it out of speed
@@ -191,7 +202,7 @@ def train(
         if stopped:
             break
 
-    on_progress(replace(progress, state="evaluating", stopped=stopped))
+    on_progress(replace(progress, state=RunState.EVALUATING, stopped=stopped))
     measured = train_accuracy_sample(len(train_images))
     train_accuracy = evaluate_accuracy(model, train_images[measured], train_labels[measured])
     test_accuracy = evaluate_accuracy(model, data.x_test, data.y_test)
@@ -249,7 +260,42 @@ def compile_training(config: TrainConfig, train_images: np.ndarray, train_labels
     return model, _compile_steps(model, optimizer, images, labels, augment, augmented_steps)
 
 
-class TrainingJob:
+class RunHandle:
+    """A run's latest Progress, shared by the thread that trains (or relays) it and every reader.
+
+    The writer replaces the whole Progress under a lock (``_publish``), never changes one; ``snapshot()``
+    reads it from any thread, as a page does on each redraw, and ``wait()`` blocks until a wanted one
+    arrives, for scripts and tests that would otherwise sleep and poll. TrainingJob and
+    core.scheduler.ScheduledJob are handles of this kind.
+    """
+
+    def __init__(self, epochs: int):
+        self._lock = threading.Lock()
+        self._published = threading.Condition(self._lock)  # notified on every new Progress
+        self._progress = Progress(epochs=epochs)
+
+    def snapshot(self) -> Progress:
+        with self._lock:
+            return self._progress
+
+    def wait(self, until: Callable[[Progress], bool] = lambda progress: progress.done,
+             timeout: float | None = None) -> Progress:
+        """Block until ``until(progress)`` holds (by default: the run is done) or ``timeout`` seconds pass.
+
+        Returns the latest Progress either way; the caller checks it, as after ``threading.Event.wait``.
+        ``until`` runs with the lock held, on each new Progress: it looks only at the Progress it is given.
+        """
+        with self._published:
+            self._published.wait_for(lambda: until(self._progress), timeout)
+            return self._progress
+
+    def _publish(self, progress: Progress) -> None:
+        with self._published:
+            self._progress = progress
+            self._published.notify_all()
+
+
+class TrainingJob(RunHandle):
     """Runs ``train`` on a background thread; a page polls ``snapshot()``.
 
     The worker never touches the UI: it only replaces one immutable Progress
@@ -260,14 +306,13 @@ class TrainingJob:
 
     def __init__(self, config: TrainConfig, data: MnistData, store=None, save_name: str = "model"):
         config.validate()
+        super().__init__(config.epochs)
         self.config = config
         self.data = data
         self.store = store
         self.save_name = save_name
         self.result: TrainingResult | None = None
-        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._progress = Progress(epochs=config.epochs)
         self._thread = threading.Thread(target=self._run, name="mnist-training", daemon=True)
 
     def start(self) -> "TrainingJob":
@@ -278,20 +323,12 @@ class TrainingJob:
         """Ask the run to stop after the chunk in progress (well within 1 s)."""
         self._stop.set()
 
-    def snapshot(self) -> Progress:
-        with self._lock:
-            return self._progress
-
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
-
-    def _publish(self, progress: Progress) -> None:
-        with self._lock:
-            self._progress = progress
 
     def _run(self) -> None:
         train_and_save(self.config, self.data, self.store, self.save_name, publish=self._publish,
@@ -331,16 +368,16 @@ def train_and_save(
     try:
         result = train(config, data, on_progress=publish_and_keep, should_stop=should_stop)
     except (ValueError, TrainingDiverged) as error:
-        publish(replace(last, state="failed", message=str(error)))
+        publish(replace(last, state=RunState.FAILED, message=str(error)))
         return None
     except Exception as error:  # anything else still ends as a message, not a dead thread or worker
-        publish(replace(last, state="failed", message=f"Training failed: {type(error).__name__}: {error}"))
+        publish(replace(last, state=RunState.FAILED, message=f"Training failed: {type(error).__name__}: {error}"))
         return None
     if on_result is not None:
         on_result(result)
     saved_as, message = _save(store, save_name, result, owner, data)
     publish(replace(
-        last, state="stopped" if result.stopped else "finished",
+        last, state=RunState.STOPPED if result.stopped else "finished",
         train_accuracy=result.train_accuracy, test_accuracy=result.test_accuracy,
         elapsed_seconds=result.wall_seconds, eta_seconds=0.0, saved_as=saved_as, message=message,
     ))

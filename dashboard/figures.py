@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from typing import Sequence
 
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 
-from core.charts import LossCurve
+from core.loss_curve import LossCurve
 
 DIGITS = [str(digit) for digit in range(10)]
 RAW_COLOR = "rgba(31, 111, 235, 0.25)"  # the raw batch losses: faint, the smoothed line carries the eye
@@ -59,7 +60,8 @@ def loss_overlay(curves: dict[str, LossCurve]) -> go.Figure:
     figure = go.Figure()
     for name, curve in curves.items():
         steps, smoothed = curve.smoothed_points()
-        figure.add_trace(go.Scatter(x=steps, y=smoothed, mode="lines", name=name))
+        # A listed name is a file name in the models folder, and plotly reads a little HTML (<a>, <b>) in legends.
+        figure.add_trace(go.Scatter(x=steps, y=smoothed, mode="lines", name=html.escape(name)))
     return _layout(figure, 380, xaxis_title="step (batch)", yaxis=dict(title="smoothed loss", rangemode="tozero"))
 
 

@@ -9,8 +9,8 @@ built or trained on another thread: a live chart polling twice a second would
 slow training tens of times and freeze every other session. Models here live in
 caches and training jobs, never in script state, so there is nothing to clean.
 
-Tested on streamlit >= 1.53, < 2 (requirements.txt pins that range);
-tests/test_app_keras_state.py fails if an upgrade moves the clean-up.
+Tested on streamlit 1.67 (requirements.txt pins that range); keep_keras_state raises at start-up if the
+hook is gone, and tests/test_app_keras_state.py fails if an upgrade moves the clean-up elsewhere.
 """
 
 from __future__ import annotations

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.charts import LossCurve, smoothing_for
 from core.classroom import check_run, check_student_name, teacher_key_set
 from core.data import DataError, MnistData
 from core.handwriting import ClassDigits
-from core.models import TrainConfig
-from core.sharing import default_model_name
+from core.loss_curve import LossCurve, smoothing_for
+from core.models import TrainConfig, default_model_name
 from core.store import ModelInfo, ModelStore
 from core.scheduler import ScheduledJob
 from core.training import Progress
@@ -49,11 +48,18 @@ def has_upload() -> bool:
 
 
 def use_upload(files) -> str:
-    """Switch this session to uploaded files (Streamlit UploadedFile objects); returns core's message if unusable."""
+    """Switch this session to uploaded files (Streamlit UploadedFile objects); returns a message if unusable.
+
+    core.uploads answers any bad name or content with a DataError; anything else it could still raise (the
+    server out of memory for a set within its limits) becomes a message too, never an error box.
+    """
     try:
         data = load_upload([(file.name, file.getvalue()) for file in files])
     except DataError as error:
         return str(error)
+    except Exception as error:  # noqa: BLE001 - the page must go on with the digits it had
+        return (f"The upload could not be read ({type(error).__name__}). "
+                "Upload one MNIST .npz file, or the four IDX files together.")
     st.session_state[UPLOADED] = ("upload:" + "+".join(file.file_id for file in files), data)
     return ""
 
@@ -73,6 +79,20 @@ def active_model() -> ModelInfo | None:
 
 def set_active_model(name: str) -> None:
     st.session_state[ACTIVE_MODEL] = name
+
+
+def rename_model(name: str, new_name: str) -> str:
+    """Rename a saved model as this session may (``acting``); returns the new name.
+
+    The session's active model and its last run's saved name follow the model. Raises StoreError (a bad
+    or taken name, someone else's model) or OSError (the folder refused), for the page to show.
+    """
+    new_name = ModelStore().rename(name, new_name, **acting()).name
+    if st.session_state.get(ACTIVE_MODEL) == name:
+        set_active_model(new_name)
+    if st.session_state.get(SAVED) == name:
+        st.session_state[SAVED] = new_name
+    return new_name
 
 
 def model_picker(key: str) -> ModelInfo | None:

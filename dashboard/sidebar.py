@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.classroom import is_teacher_key, teacher_key_set
 from dashboard import caches, session
+from dashboard.plain_text import escape
 
 FULL_SET_HINT = ("For the full 70,000 digits: set MNIST_PATH to an MNIST .npz, put mnist.npz in "
                  "~/.keras/datasets/, or upload it on the Digits page.")
@@ -32,18 +33,18 @@ def sidebar() -> None:
     _, _, problem = caches.default_data()
     with st.sidebar:
         if data.is_sample:
-            st.warning(f"**Data:** {data.description}. {FULL_SET_HINT}")
+            st.warning(f"**Data:** {escape(data.description)}. {FULL_SET_HINT}")
         else:
             full = len(data.x_train) == 60_000 and len(data.x_test) == 10_000
             uploaded = " (uploaded)" if session.has_upload() else ""
-            st.markdown(f"**Data:** {'full MNIST, ' if full else ''}{data.description}{uploaded}")
+            st.markdown(f"**Data:** {'full MNIST, ' if full else ''}{escape(data.description)}{uploaded}")
         if problem and not session.has_upload():
-            st.error(problem)
+            st.error(escape(problem))
         model = session.active_model()
         if model is None:
             st.markdown("**Active model:** none saved yet; train one on the Train page.")
         else:
-            st.markdown(f"**Active model:** {model.name} ({model.test_accuracy:.2%} on test digits)")
+            st.markdown(f"**Active model:** {escape(model.name)} ({model.test_accuracy:.2%} on test digits)")
         if session.training_running():
             fraction = session.progress().fraction
             st.progress(fraction, text=f"Training: {fraction:.0%} done; watch it on the Train page")
@@ -73,7 +74,7 @@ def name_box() -> None:
     st.text_input("Your name", key=NAME_INPUT, on_change=_name_entered, max_chars=32,
                   help="Your saved models carry your name; only you (or the teacher) can rename or delete them.")
     if st.session_state.get(NAME_ERROR):
-        st.error(st.session_state[NAME_ERROR])
+        st.error(escape(st.session_state[NAME_ERROR]))
 
 
 def _unlock() -> None:

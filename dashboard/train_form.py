@@ -11,9 +11,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core.handwriting import ClassDigits, count_text
-from core.models import ACTIVATIONS, OPTIMIZERS, SCHEDULES, TrainConfig, preset
-from core.sharing import format_units, from_query, parse_units, to_query
+from core.models import ACTIVATIONS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, format_units, parse_units, preset
+from core.share_links import from_query, to_query
 from dashboard import session
+from dashboard.plain_text import escape
 
 PRESET_LABELS = {"lecture": "Lecture", "wide-mlp": "Wide MLP", "cnn": "CNN", "quick-cnn": "Quick CNN"}
 PRESET_KEY = "train_preset"
@@ -26,6 +27,13 @@ KEEP = dict(persist_state="session")
 
 def _key(field: str) -> str:
     return f"train_{field}"
+
+
+def _range(field: str) -> dict:
+    """The min and max of a field's number input or slider: its limits (core.models.LIMITS), which TrainConfig
+    and a shared link keep too, so every value the form is given fits its widget."""
+    low, high = LIMITS[field]
+    return dict(min_value=low, max_value=high)
 
 
 def fill(preset_name: str, config: TrainConfig) -> None:
@@ -69,7 +77,7 @@ def _setup_params() -> dict[str, str]:
 def form(disabled: bool = False) -> None:
     """Draw the form's widgets; their values stay in st.session_state."""
     for warning in st.session_state.get(LINK_WARNINGS, []):
-        st.warning(warning)
+        st.warning(escape(warning))
     st.selectbox("Preset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key=PRESET_KEY,
                  on_change=_preset_chosen, disabled=disabled, **KEEP)
     left, middle, right = st.columns(3)
@@ -81,15 +89,15 @@ def form(disabled: bool = False) -> None:
                     disabled=disabled or architecture != "cnn", help="CNN only, e.g. 32, 64.", **KEEP)
     middle.selectbox("Activation", ACTIVATIONS, key=_key("activation"), disabled=disabled, **KEEP)
     middle.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), disabled=disabled, **KEEP)
-    middle.number_input("Learning rate", min_value=1e-5, max_value=10.0, step=0.001, format="%g",
+    middle.number_input("Learning rate", **_range("learning_rate"), step=0.001, format="%g",
                         key=_key("learning_rate"), disabled=disabled, **KEEP)
-    right.number_input("Batch size", min_value=1, max_value=4096, key=_key("batch_size"), disabled=disabled, **KEEP)
-    right.number_input("Epochs", min_value=1, max_value=500, key=_key("epochs"), disabled=disabled, **KEEP)
-    right.slider("Validation split", 0.0, 0.5, step=0.05, key=_key("validation_split"), disabled=disabled,
-                 help="Fraction of the training digits held out to watch for overfitting.", **KEEP)
-    right.number_input("Seed", min_value=0, max_value=2**31 - 1, key=_key("seed"), disabled=disabled, **KEEP)
+    right.number_input("Batch size", **_range("batch_size"), key=_key("batch_size"), disabled=disabled, **KEEP)
+    right.number_input("Epochs", **_range("epochs"), key=_key("epochs"), disabled=disabled, **KEEP)
+    right.slider("Validation split", **_range("validation_split"), step=0.05, key=_key("validation_split"),
+                 disabled=disabled, help="Fraction of the training digits held out to watch for overfitting.", **KEEP)
+    right.number_input("Seed", **_range("seed"), key=_key("seed"), disabled=disabled, **KEEP)
     with st.expander("More options: dropout, batch normalization, schedule, augmentation"):
-        st.slider("Dropout", 0.0, 0.9, step=0.05, key=_key("dropout"), disabled=disabled, **KEEP)
+        st.slider("Dropout", **_range("dropout"), step=0.05, key=_key("dropout"), disabled=disabled, **KEEP)
         st.checkbox("Batch normalization", key=_key("batch_norm"), disabled=disabled, **KEEP)
         st.selectbox("Learning-rate schedule", SCHEDULES, key=_key("lr_schedule"), disabled=disabled, **KEEP)
         st.checkbox("Augment the digits (shifts, zoom, rotation, stroke width)", key=_key("augment"),

@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.store import ModelStore, StoreError
-from core.training import Progress
+from core.store import StoreError
+from core.training import Progress, RunState
 from dashboard import figures, session
 from dashboard.explain_blocks import weights_grid_html
+from dashboard.plain_text import escape
 
 REFRESH_SECONDS = 0.4  # the live chart redraws at least twice a second
 WEIGHT_IMAGES = 64  # the lecture's 64 units in full; a wider layer's first 64 (each redraw sends every picture)
 
 
 def _rename(old_name: str) -> None:
-    new_name = st.session_state[f"train_name_{old_name}"]
     try:
-        ModelStore().rename(old_name, new_name, **session.acting())
+        session.rename_model(old_name, st.session_state[f"train_name_{old_name}"])
     except (StoreError, OSError) as error:
         st.session_state[session.SAVE_ERROR] = f"{error}."
         return
-    st.session_state[session.SAVED] = new_name.strip()
-    session.set_active_model(new_name.strip())
     st.session_state.pop(session.SAVE_ERROR, None)
 
 
@@ -34,7 +32,7 @@ def _waiting_text(progress: Progress) -> str:
     job = session.job()
     place = job.queue_position if job is not None else 0
     if not place:
-        return progress.message or "Starting TensorFlow and building the network..."
+        return escape(progress.message) or "Starting TensorFlow and building the network..."
     ahead = "1 run is" if place == 1 else f"{place} runs are"
     start = job.estimated_start_seconds
     when = f"; it should start in about {start:.0f} s" if start is not None else ""
@@ -44,9 +42,9 @@ def _waiting_text(progress: Progress) -> str:
 def progress_view(progress: Progress) -> None:
     """The progress bar and the loss chart of a run, running or done, and an MLP's first-layer weights."""
     steps_per_epoch = progress.total_steps // max(progress.epochs, 1)
-    if progress.state == "starting":
+    if progress.state == RunState.STARTING:
         text = _waiting_text(progress)
-    elif progress.state == "evaluating":
+    elif progress.state == RunState.EVALUATING:
         text = "Measuring accuracy on the training and test digits..."
     else:
         eta = f"{progress.eta_seconds:.0f} s left" if progress.eta_seconds is not None else ""
@@ -77,10 +75,10 @@ def live_view() -> None:
 def results_view(progress: Progress) -> None:
     """A finished, stopped or failed run: its chart, train and test accuracy, and the name it was saved under."""
     if progress.failed:
-        st.error(progress.message)
+        st.error(escape(progress.message))
         return
     if progress.step == 0:  # stopped while it waited in the queue
-        st.info(progress.message)
+        st.info(escape(progress.message))
         return
     progress_view(progress)
     if progress.stopped:
@@ -91,11 +89,12 @@ def results_view(progress: Progress) -> None:
     left.metric("Accuracy on training data", f"{progress.train_accuracy:.4f}")
     right.metric("Accuracy on test data", f"{progress.test_accuracy:.4f}")
     if st.session_state.get(session.SAVE_ERROR):
-        st.error(st.session_state[session.SAVE_ERROR])
+        st.error(escape(st.session_state[session.SAVE_ERROR]))
     if st.session_state.get(session.SAVED):
-        st.success(f"Saved as **{st.session_state[session.SAVED]}**; open it on the Evaluate, Draw or Models page.")
+        st.success(f"Saved as **{escape(st.session_state[session.SAVED])}**; open it on the Evaluate, Draw or "
+                   "Models page.")
         if progress.message:  # where a run on a Ray cluster trained
-            st.caption(progress.message)
+            st.caption(escape(progress.message))
         name, button = st.columns([3, 1], vertical_alignment="bottom")
         saved = st.session_state[session.SAVED]
         name.text_input("Model name", value=saved, key=f"train_name_{saved}")

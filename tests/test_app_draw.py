@@ -7,17 +7,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, rerun_until
+from conftest import BAR, button, draw_on_pad, draw_page, run_to_the_end
 from core.models import preset
 from core.store import ModelStore
-from dashboard.drawing import BLANK_MESSAGE, EXPLAIN_CLASS
-
-APP = ROOT / "dashboard" / "app.py"
-
-
-def draw_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
-    return at.switch_page("views/draw.py").run()
+from dashboard.prediction_panel import BLANK_MESSAGE, EXPLAIN_CLASS
 
 
 def test_a_blank_canvas_asks_for_a_digit_instead_of_guessing(tiny_npz, saved_model):
@@ -31,22 +24,18 @@ def test_a_blank_canvas_asks_for_a_digit_instead_of_guessing(tiny_npz, saved_mod
 
 def test_clear_gives_a_fresh_canvas(tiny_npz, saved_model):
     at = draw_page()
-    next(button for button in at.button if button.label == "Clear").click().run()
+    button(at, "Clear").click().run()
     assert not at.exception
     assert at.session_state["draw_round"] == 1
     assert [info.value for info in at.info] == [BLANK_MESSAGE]
 
 
-# What the pad sends for a thick bar across the canvas, like the tiny set's digits.
-BAR = [{"width": 20, "points": [40, 110, 140, 110, 240, 110]}]
-
-
 def show_prediction_of(strokes):
-    """An app of one call: dashboard.drawing.show_prediction on strokes as the pad sends them."""
-    from dashboard import caches, drawing, session
+    """An app of one call: dashboard.prediction_panel.show_prediction on strokes as the pad sends them."""
+    from dashboard import caches, prediction_panel, session
 
     model = caches.load_model(session.active_model())
-    drawing.show_prediction(model, strokes)
+    prediction_panel.show_prediction(model, strokes)
 
 
 @pytest.mark.parametrize("strokes", [BAR, []], ids=["bar", "blank"])
@@ -71,14 +60,8 @@ def test_strokes_that_cannot_be_read_get_a_message_not_a_traceback(tiny_npz, sav
     assert "cannot be read" in at.error[0].value and "Press Clear" in at.error[0].value
 
 
-def draw(at: AppTest, strokes) -> AppTest:
-    """As if the pen had drawn ``strokes`` on a fresh page's pad (AppTest cannot run the pad's JavaScript)."""
-    at.session_state["draw_pad_0"] = {"strokes": strokes}  # the pad's key before any Clear
-    return at.run()
-
-
 def test_a_drawing_on_the_page_gets_a_guess_and_why(tiny_npz, saved_model):
-    at = draw(draw_page(), BAR)
+    at = draw_on_pad(draw_page(), BAR)
     assert not at.exception and not at.error
     guess = next(metric for metric in at.metric if metric.label == "Prediction").value
     assert [header.value for header in at.subheader] == ["Why"]
@@ -95,18 +78,18 @@ def test_a_drawing_on_the_page_gets_a_guess_and_why(tiny_npz, saved_model):
 
 
 def explain_a_cnn():
-    """An app of one call: dashboard.drawing.show_explanations for an (untrained) CNN preset network."""
+    """An app of one call: dashboard.prediction_panel.show_explanations for an (untrained) CNN preset network."""
     import numpy as np
 
     from core.models import build_model, preset
     from core.predict import predict_proba
-    from dashboard import drawing
+    from dashboard import prediction_panel
 
     digit = np.zeros((28, 28), np.float32)
     digit[6:22, 12:16] = 1.0  # a "1"
     model = build_model(preset("cnn"))  # untrained: what is tested is which pictures appear
     probabilities = predict_proba(model, digit)[0]
-    drawing.show_explanations(model, drawing.Reading(digit, probabilities, int(probabilities.argmax())))
+    prediction_panel.show_explanations(model, prediction_panel.Reading(digit, probabilities, int(probabilities.argmax())))
 
 
 def test_a_cnn_is_explained_by_the_feature_maps_of_each_convolution_block():
@@ -120,22 +103,22 @@ def test_a_cnn_is_explained_by_the_feature_maps_of_each_convolution_block():
 
 
 def test_clear_gives_a_fresh_pad_after_a_drawing(tiny_npz, saved_model):
-    at = draw(draw_page(), BAR)
+    at = draw_on_pad(draw_page(), BAR)
     assert [metric.label for metric in at.metric if metric.label == "Prediction"]
-    next(button for button in at.button if button.label == "Clear").click().run()
+    button(at, "Clear").click().run()
     assert not at.exception
     assert [info.value for info in at.info] == [BLANK_MESSAGE] and not at.subheader
 
 
 def test_with_no_model_the_lecture_preset_trains_right_there(tiny_npz):
+    """The Draw page's run trains for real, in a worker process."""
     at = draw_page()
     assert not at.exception
     assert "No model is saved yet" in at.info[0].value
-    next(button for button in at.button if button.label == "Train the Lecture preset").click().run()
+    button(at, "Train the Lecture preset").click().run()
     assert not at.exception and not at.error
     assert at.session_state["training_job"] is not None  # the server's scheduler trains it, as the Train page's runs
-    rerun_until(at, lambda at: ModelStore().list().models and not at.session_state["training_job"].running)
-    at.run()
+    run_to_the_end(at)
     assert not at.exception and not at.error
     assert [info.name for info in ModelStore().list().models] == ["lecture"]
     assert at.selectbox(key="draw_model").value == "lecture"

@@ -8,55 +8,24 @@ import re
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
-
-from conftest import ROOT, make_tiny_data
+from conftest import html, make_tiny_data, npz_bytes, open_page, texts
 from core.data import load_file
 from core.store import ModelStore
 from dashboard import caches
 from dashboard.figures import selected_digit
 
-APP = ROOT / "dashboard" / "app.py"
 WRONG_LABELS = 5  # test digits given a wrong label in mislabelled_npz, so that every model makes mistakes
-
-
-def open_page(page: str, **session_state) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
-    for key, value in session_state.items():
-        at.session_state[key] = value
-    at.switch_page(f"views/{page}.py").run()
-    assert not at.exception, at.exception[0].message if at.exception else ""
-    return at
-
-
-def texts(elements) -> list[str]:
-    return [element.value for element in elements]
-
-
-def html(at: AppTest) -> str:
-    return " ".join(block.value for block in at.get("html"))
 
 
 @pytest.fixture
 def mislabelled_npz(tmp_path, monkeypatch):
     """The tiny digits with the first WRONG_LABELS test labels moved on by one, and MNIST_PATH pointing at them."""
     data = make_tiny_data()
-    y_test = data.y_test.copy()
-    y_test[:WRONG_LABELS] = (y_test[:WRONG_LABELS] + 1) % 10
+    data.y_test[:WRONG_LABELS] = (data.y_test[:WRONG_LABELS] + 1) % 10
     path = tmp_path / "mislabelled.npz"
-    np.savez(path, X_train=data.x_train, y_train=data.y_train, X_test=data.x_test, y_test=y_test)
+    path.write_bytes(npz_bytes(data))
     monkeypatch.setenv("MNIST_PATH", str(path))
     return path
-
-
-@pytest.fixture(scope="module")
-def tiny_cnn_result():
-    """A small CNN (one block of 4 filters, 16 dense units) trained for one epoch on the tiny digits."""
-    from core.models import preset
-    from core.training import train
-
-    config = preset("cnn").replace(conv_filters=(4,), hidden_units=(16,), epochs=1, augment=False)
-    return train(config, make_tiny_data())
 
 
 def count_predicted_rows(info, monkeypatch) -> list[int]:
@@ -143,7 +112,7 @@ def test_a_model_without_mistakes_has_nothing_to_explain(tiny_npz, saved_model, 
     assert "there is no mistake to explain" in " ".join(texts(at.success))
 
 
-def embedding_spec(at: AppTest) -> str:
+def embedding_spec(at) -> str:
     return next(chart.proto.spec for chart in at.get("plotly_chart") if "true digit" in chart.proto.spec)
 
 

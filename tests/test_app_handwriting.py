@@ -3,24 +3,19 @@ added to a run's training digits on the Train page."""
 
 from __future__ import annotations
 
-import numpy as np
-from streamlit.testing.v1 import AppTest
+from pathlib import Path
 
-from conftest import make_digits, rerun_until
+import numpy as np
+
+from conftest import BAR, button, draw_on_pad, draw_page, html, make_digits, open_page, texts, train_page
 from core import handwriting
 from core.handwriting import ClassDigits
-from core.store import ModelStore
-from dashboard.drawing import MEANT_LABEL, SAVE_LABEL, UNDO_LABEL
-from test_app_draw import BAR, draw_page
-from test_app_evaluate import html, open_page, texts
-from test_app_train import button, train_page
+from dashboard.class_set_panel import MEANT_LABEL, SAVE_LABEL, UNDO_LABEL
 
 
-def save_bar_as(at: AppTest, label: int) -> AppTest:
+def save_bar_as(at, label: int):
     """Draw the bar on the pad, choose ``label`` under "Which digit did you mean?" and save it."""
-    pad_round = at.session_state["draw_round"] if "draw_round" in at.session_state else 0
-    at.session_state[f"draw_pad_{pad_round}"] = {"strokes": BAR}  # as test_app_draw.draw, on the current pad
-    at.run()
+    draw_on_pad(at, BAR)
     meant = at.segmented_control[0]
     assert meant.label == MEANT_LABEL and meant.value is None and button(at, SAVE_LABEL).disabled
     meant.set_value(label).run()
@@ -85,7 +80,8 @@ def test_evaluate_reads_the_class_set_beside_the_test_digits(tiny_npz, saved_mod
     assert html(at).count("<figure") == round((1 - expected) * 20) >= 3  # the three mislabelled ones at least
 
 
-def test_the_train_page_adds_the_class_set_to_the_runs_digits(tiny_npz):
+def test_the_train_page_adds_the_class_set_to_the_runs_digits(tiny_npz, fake_scheduler):
+    """The page asks for the class set; test_scheduler.py shows a worker adding it to the run's digits."""
     at = train_page()
     box = at.checkbox(key="train_class_digits")
     assert box.disabled and box.label == "Add the class's handwriting (none saved yet)"
@@ -97,8 +93,5 @@ def test_the_train_page_adds_the_class_set_to_the_runs_digits(tiny_npz):
     at.number_input(key="train_epochs").set_value(1).run()
     button(at, "Start").click().run()
     assert not at.exception and not at.error
-    rerun_until(at, lambda at: not at.session_state["training_job"].running)
-    saved = ModelStore().list().models
-    assert len(saved) == 1, at.session_state["training_job"].snapshot().message
-    assert saved[0].data_description.startswith("320 train / 100 test digits from ")
-    assert saved[0].data_description.endswith(" and the class's handwriting (20 drawings)")
+    job = at.session_state["training_job"]
+    assert Path(job.class_digits) == ClassDigits().folder.resolve() and job.config.epochs == 1

@@ -4,38 +4,22 @@ page's run."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, make_tiny_data, metrics, rerun_until
+from conftest import app_in_a_fresh_interpreter, button, lecture_page, make_tiny_data, metrics, run_to_the_end
 from core.lecture import lecture_loss_floor
 from core.models import preset
 
-APP = ROOT / "dashboard" / "app.py"
 STEP_COUNT = 15
 
 
-def lecture_page(step: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    if step is not None:
-        at.query_params = {"step": step}
-    return at.run()
-
-
-def heading(at: AppTest) -> str:
+def heading(at) -> str:
     return at.header[0].value
 
 
-def button(at: AppTest, label: str, where: str = "top"):
-    keys = {"Previous": f"lecture_previous_{where}", "Next": f"lecture_next_{where}"}
-    return at.button(key=keys[label]) if label in keys else next(b for b in at.button if b.label == label)
-
-
+def step_button(at, label: str, where: str = "top"):
+    """The Previous or Next button above the step (``where="top"``) or below it ("bottom")."""
+    return at.button(key=f"lecture_{label.lower()}_{where}")
 
 
 def test_every_step_renders_on_the_small_digits(tiny_npz):
@@ -54,17 +38,17 @@ def test_every_step_renders_on_the_small_digits(tiny_npz):
 
 def test_next_and_previous_move_and_the_address_bar_follows(tiny_npz):
     at = lecture_page()
-    assert button(at, "Previous").disabled and not button(at, "Next").disabled
-    button(at, "Next").click().run()
+    assert step_button(at, "Previous").disabled and not step_button(at, "Next").disabled
+    step_button(at, "Next").click().run()
     assert heading(at) == "2. One digit, pixel by pixel"
     assert at.query_params == {"step": "2"}
-    button(at, "Next", "bottom").click().run()
+    step_button(at, "Next", "bottom").click().run()
     assert heading(at).startswith("3. ") and at.query_params == {"step": "3"}
-    button(at, "Previous").click().run()
+    step_button(at, "Previous").click().run()
     assert heading(at).startswith("2. ") and at.query_params == {"step": "2"}
     at.selectbox(key="lecture_jump").set_value(STEP_COUNT).run()
     assert heading(at) == f"{STEP_COUNT}. Accuracy" and at.query_params == {"step": str(STEP_COUNT)}
-    assert button(at, "Next").disabled and not button(at, "Previous").disabled
+    assert step_button(at, "Next").disabled and not step_button(at, "Previous").disabled
     assert not at.exception
 
 
@@ -136,12 +120,13 @@ def test_re_initializing_again_draws_new_weights(tiny_npz):
 
 
 def test_the_training_step_is_the_train_pages_run(tiny_npz):
+    """The Lecture page's run trains for real, in a worker process."""
     at = lecture_page("13")
     button(at, "Train for 5 epochs").click().run()
     assert not at.exception
     job = at.session_state["training_job"]
     assert job.config == preset("lecture")
-    rerun_until(at, lambda at: "Accuracy on test data" in metrics(at))
+    run_to_the_end(at)
     progress = job.snapshot()
     assert metrics(at)["Accuracy on test data"] == f"{progress.test_accuracy:.4f}"
 
@@ -183,20 +168,14 @@ def test_presenting_enlarges_the_type(tiny_npz):
     assert styles(at) == []
     at.toggle(key="lecture_presenting").set_value(True).run()
     assert len(styles(at)) == 1 and "font-size" in styles(at)[0]
-    button(at, "Next").click().run()  # it stays on from step to step
+    step_button(at, "Next").click().run()  # it stays on from step to step
     assert len(styles(at)) == 1
 
 
 def test_the_first_step_never_imports_tensorflow(tiny_npz):
     """The app's first page: checked in a fresh interpreter, since other tests here have imported TensorFlow."""
-    script = (
-        "import json, sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        f"at = AppTest.from_file({str(APP)!r}, default_timeout=60).run()\n"
+    shown = app_in_a_fresh_interpreter(
+        "at = AppTest.from_file(APP, default_timeout=60).run()\n"
         "print(json.dumps([at.header[0].value, len(at.exception), 'tensorflow' in sys.modules,"
-        " '<img' in at.get('html')[0].value]))\n"
-    )
-    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                              cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert finished.returncode == 0, finished.stderr
-    assert json.loads(finished.stdout.strip().splitlines()[-1]) == ["1. Load the digits", 0, False, True]
+        " '<img' in at.get('html')[0].value]))\n")
+    assert shown == ["1. Load the digits", 0, False, True]

@@ -3,34 +3,16 @@ the Digits page (no TensorFlow, uploads) and Models (Evaluate has its own file, 
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, make_tiny_data
+from conftest import app_in_a_fresh_interpreter, make_tiny_data, npz_bytes, open_page, texts
 from core.store import ModelStore
 
-APP = ROOT / "dashboard" / "app.py"
 PAGES = ["lecture", "digits", "train", "evaluate", "draw", "models"]
-
-
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    if page != "lecture":  # Lecture is the default page
-        at.switch_page(f"views/{page}.py").run()
-    return at
-
-
-def texts(elements) -> list[str]:
-    return [element.value for element in elements]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -76,17 +58,11 @@ def test_a_bad_mnist_path_is_reported_and_the_sample_shown(tmp_path, monkeypatch
 @pytest.mark.parametrize("page", ["lecture", "digits"])
 def test_the_first_pages_and_sidebar_never_import_tensorflow(tiny_npz, saved_model, page):
     """Checked in a fresh interpreter: in this one, other tests have imported TensorFlow already."""
-    script = (
-        "import json, sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        f"at = AppTest.from_file({str(APP)!r}, default_timeout=60).run()\n"
+    shown = app_in_a_fresh_interpreter(
+        "at = AppTest.from_file(APP, default_timeout=60).run()\n"
         f"at = at.switch_page('views/{page}.py').run()\n"
-        "print(json.dumps([len(at.exception), 'tensorflow' in sys.modules, 'keras' in sys.modules]))\n"
-    )
-    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                              cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert finished.returncode == 0, finished.stderr
-    assert json.loads(finished.stdout.strip().splitlines()[-1]) == [0, False, False]
+        "print(json.dumps([len(at.exception), 'tensorflow' in sys.modules, 'keras' in sys.modules]))\n")
+    assert shown == [0, False, False]
 
 
 def test_the_grid_grows_to_ten_by_ten_and_filters_by_label(tiny_npz):
@@ -120,12 +96,6 @@ def test_one_digit_shows_its_label_and_one_hot_vector(tiny_npz):
     assert texts(at.code)[1] == str(np.eye(10, dtype=np.float32)[label])
 
 
-def npz_upload(data) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, X_train=data.x_train, y_train=data.y_train, X_test=data.x_test, y_test=data.y_test)
-    return buffer.getvalue()
-
-
 def test_a_bad_upload_shows_the_message_and_keeps_the_digits(tiny_npz):
     at = open_page("digits")
     at.file_uploader[0].set_value(("broken.npz", b"not an npz at all", "application/octet-stream"))
@@ -139,7 +109,7 @@ def test_a_bad_upload_shows_the_message_and_keeps_the_digits(tiny_npz):
 def test_a_good_upload_switches_this_session_and_can_be_undone(tiny_npz):
     smaller = make_tiny_data(train=120, test=40)
     at = open_page("digits")
-    at.file_uploader[0].set_value(("class.npz", npz_upload(smaller), "application/octet-stream"))
+    at.file_uploader[0].set_value(("class.npz", npz_bytes(smaller), "application/octet-stream"))
     at.run()
     assert not at.exception and not at.error
     assert "120 train / 40 test digits from class.npz" in " ".join(texts(at.sidebar.markdown))

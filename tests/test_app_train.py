@@ -1,44 +1,28 @@
-"""The Train page in Streamlit's AppTest: a run finishes and is saved, Stop stops it, a diverging run
-says why, the lecture's experiments, and the setup's round trip through the URL."""
+"""The Train page in Streamlit's AppTest: a run finishes and is saved, Stop stops it, a failed run says why,
+the lecture's experiments, and the setup's round trip through the URL. One run trains for real; the others
+go to conftest.FakeScheduler, which publishes the Progress each test scripts."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, metrics, rerun_until
+from conftest import button, metrics, run_to_the_end, texts, train_page
 from core.models import preset
+from core.scheduler import STOPPED_IN_QUEUE
 from core.store import ModelStore
-
-APP = ROOT / "dashboard" / "app.py"
-
-
-def train_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    at.switch_page("views/train.py")
-    at.query_params = dict(query or {})
-    return at.run()
-
-
-def button(at: AppTest, label: str):
-    return next(widget for widget in at.button if widget.label == label)
-
-
-
-
-def job_state(at: AppTest) -> str:
-    return at.session_state["training_job"].snapshot().state
+from core.training import RunState
 
 
 def test_a_run_finishes_shows_both_accuracies_and_is_saved(tiny_npz):
+    """The Train page's one real run: a worker process trains and saves it (the other runs here are fakes)."""
     at = train_page()
     at.number_input(key="train_epochs").set_value(2).run()
     button(at, "Start").click().run()
     assert not at.exception and not at.error
     assert button(at, "Start").disabled and not button(at, "Stop").disabled
-    rerun_until(at, lambda at: "Accuracy on test data" in metrics(at))
+    run_to_the_end(at)
     assert not at.exception
     assert set(metrics(at)) == {"Accuracy on training data", "Accuracy on test data"}
     assert all(re.fullmatch(r"[01]\.\d{4}", value) for value in metrics(at).values())  # 0.9615, like the lecture
@@ -53,29 +37,40 @@ def test_a_run_finishes_shows_both_accuracies_and_is_saved(tiny_npz):
     assert "Saved as **first try**" in " ".join(s.value for s in at.success)
 
 
-def test_stop_ends_the_run_early_and_keeps_the_model(tiny_npz):
+def test_a_running_run_shows_its_progress_and_stop_keeps_the_model(tiny_npz, fake_scheduler):
     at = train_page()
-    at.number_input(key="train_batch_size").set_value(1).run()  # 300 steps an epoch...
-    at.number_input(key="train_epochs").set_value(500).run()  # ...150,000 in all: still running at Stop
     button(at, "Start").click().run()
-    rerun_until(at, lambda at: at.session_state["training_job"].snapshot().step > 0)
+    job = at.session_state["training_job"]
+    fake_scheduler.train(job, steps=12)
+    at.run()
+    assert button(at, "Start").disabled and not button(at, "Stop").disabled
+    assert at.get("progress")[0].proto.text.startswith("Epoch 2/5 · step 12/50")
     button(at, "Stop").click().run()
-    rerun_until(at, lambda at: "Accuracy on test data" in metrics(at), timeout=30)
-    progress = at.session_state["training_job"].snapshot()
-    assert progress.state == "stopped" and progress.step < progress.total_steps
-    assert any(info.value.startswith("Stopped after") for info in at.info)
-    assert [info.stopped for info in ModelStore().list().models] == [True]
+    assert not at.exception
+    progress = job.snapshot()
+    assert progress.state == RunState.STOPPED and progress.step == 12
+    assert any(text.startswith("Stopped after 12 of 50 steps") for text in texts(at.info))
+    assert set(metrics(at)) == {"Accuracy on training data", "Accuracy on test data"}
+    assert "Saved as **lecture**" in " ".join(texts(at.success))  # the preset, unchanged, names the model
+    assert not button(at, "Start").disabled and button(at, "Stop").disabled
 
 
-def test_a_diverging_run_shows_cores_message(tiny_npz):
-    at = train_page({"preset": "lecture", "hidden": "512,512,512", "activation": "relu",
-                     "optimizer": "momentum", "lr": "10.0", "batch_size": "8", "epochs": "5"})
-    assert not at.warning
+def test_stop_before_the_first_step_says_nothing_was_trained(tiny_npz, fake_scheduler):
+    at = train_page()
     button(at, "Start").click().run()
-    rerun_until(at, lambda at: job_state(at) == "failed" and at.error)
-    assert at.error[0].value.startswith("Training diverged: the loss became NaN or infinite")
-    assert "try 1 or lower" in at.error[0].value
-    assert not at.exception and ModelStore().list().models == []
+    button(at, "Stop").click().run()
+    assert not at.exception and not at.metric
+    assert STOPPED_IN_QUEUE in texts(at.info)
+
+
+def test_a_failed_run_shows_its_message_and_can_start_again(tiny_npz, fake_scheduler):
+    at = train_page()
+    button(at, "Start").click().run()
+    message = "Training diverged: the loss became NaN or infinite at step 3 (epoch 1). Try 0.05 or lower."
+    fake_scheduler.fail(at.session_state["training_job"], message)
+    at.run()
+    assert texts(at.error) == [message]
+    assert not at.exception and not at.metric and not button(at, "Start").disabled
 
 
 def test_a_shared_link_fills_the_form_and_names_bad_values(tiny_npz):
@@ -133,38 +128,44 @@ def test_the_lectures_two_experiments(tiny_npz):
 
 
 @pytest.mark.parametrize("page", ["digits", "evaluate", "models"])
-def test_the_run_goes_on_while_the_user_is_elsewhere(tiny_npz, page):
+def test_a_run_that_ends_while_the_user_is_elsewhere_is_collected_there(tiny_npz, fake_scheduler, page):
     at = train_page()
     at.number_input(key="train_epochs").set_value(3).run()
     button(at, "Start").click().run()
     at.switch_page(f"views/{page}.py").run()
-    rerun_until(at, lambda at: at.session_state["training_job"].snapshot().done)
-    at.run()  # the sidebar of whatever page is open saves the finished run
+    fake_scheduler.finish(at.session_state["training_job"])
+    at.run()  # the sidebar of whatever page is open notes the finished run and makes it the active model
     assert not at.exception
-    assert [info.name for info in ModelStore().list().models] == ["mlp-64-tanh-sgd-3ep"]
+    assert at.session_state["active_model"] == "mlp-64-tanh-sgd-3ep"
+    assert "**Active model:** mlp-64-tanh-sgd-3ep" in " ".join(texts(at.sidebar.markdown))
     at.switch_page("views/train.py").run()
     assert "Accuracy on test data" in metrics(at)
 
 
-def test_two_sessions_train_side_by_side_each_with_its_own_run(tiny_npz):
+def test_two_sessions_train_side_by_side_each_with_its_own_run(tiny_npz, fake_scheduler):
     first, second = train_page(), train_page()
     first.number_input(key="train_epochs").set_value(2).run()
     second.number_input(key="train_epochs").set_value(3).run()
     button(first, "Start").click().run()
     button(second, "Start").click().run()
     assert first.session_state["training_job"] is not second.session_state["training_job"]
-    for at, epochs in ((first, 2), (second, 3)):
-        rerun_until(at, lambda at: "Accuracy on test data" in metrics(at))
-        assert at.session_state["training_job"].snapshot().epochs == epochs
-        assert at.session_state["saved_model"] == f"mlp-64-tanh-sgd-{epochs}ep"
-    assert sorted(info.name for info in ModelStore().list().models) == ["mlp-64-tanh-sgd-2ep", "mlp-64-tanh-sgd-3ep"]
+    fake_scheduler.train(first.session_state["training_job"], steps=5)
+    fake_scheduler.finish(second.session_state["training_job"])
+    first.run()
+    second.run()
+    assert not button(first, "Stop").disabled and "Accuracy on test data" not in metrics(first)
+    assert second.session_state["saved_model"] == "mlp-64-tanh-sgd-3ep" and "saved_model" not in first.session_state
+    fake_scheduler.finish(first.session_state["training_job"])
+    first.run()
+    assert first.session_state["saved_model"] == "mlp-64-tanh-sgd-2ep"
+    assert "Saved as **mlp-64-tanh-sgd-2ep**" in " ".join(texts(first.success))
 
 
 def test_the_live_chart_stays_small_however_long_the_run():
     """What the browser redraws twice a second: two lines of at most 2,000 points, epoch lines, validation."""
     import numpy as np
 
-    from core.charts import LossCurve
+    from core.loss_curve import LossCurve
     from dashboard.figures import loss_figure
 
     steps_per_epoch, epochs = 1875, 50  # the lecture's batches, ten times its epochs

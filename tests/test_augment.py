@@ -7,22 +7,16 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+from conftest import centre_of_mass, ring_digit  # noqa: E402
 from core import augment  # noqa: E402
 from core.augment import make_augmenter  # noqa: E402
 
+RADIUS = 6.0  # of the ring the tests change
+
 
 def ring_digits(count: int) -> np.ndarray:
-    """(count, 28, 28) float32 'zeros': a ring of radius 6 and width 2.5 around the centre."""
-    rows, cols = np.indices((28, 28)) - 13.5
-    ring = (np.abs(np.hypot(rows, cols) - 6) < 1.25).astype(np.float32)
-    return np.repeat(ring[None], count, axis=0)
-
-
-def centre_of_mass(images: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) -> (N, 2) row, col."""
-    rows, cols = np.indices((28, 28))
-    total = images.sum(axis=(1, 2))
-    return np.stack([(images * rows).sum(axis=(1, 2)) / total, (images * cols).sum(axis=(1, 2)) / total], axis=1)
+    """(count, 28, 28) float32 'zeros': conftest's ring, of radius RADIUS."""
+    return np.repeat(ring_digit(RADIUS)[None], count, axis=0)
 
 
 def test_shape_dtype_and_range_are_kept():
@@ -60,13 +54,13 @@ def test_size_changes_stay_within_the_scale_range():
     out = make_augmenter(2)(tf.constant(rings)).numpy()
     rows, cols = np.indices((28, 28))
     centres = centre_of_mass(out)
-    # Mean distance of the ink from its centre: 6 for the ring, times the scale.
+    # Mean distance of the ink from its centre: RADIUS for the ring, times the scale.
     radius = np.array([
         (image * np.hypot(rows - r, cols - c)).sum() / image.sum() for image, (r, c) in zip(out, centres)
     ])
     low, high = augment.SCALE_RANGE
     spread = 1 + augment.MAX_ASPECT_CHANGE + augment.MAX_SHEAR
-    assert radius.min() > 6 * low / spread and radius.max() < 6 * high * spread
+    assert radius.min() > RADIUS * low / spread and radius.max() < RADIUS * high * spread
     assert radius.max() - radius.min() > 1.0
 
 

@@ -4,15 +4,12 @@ Screenshots go to artifacts/."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from browser import (
-    CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, MAIN, ROOT, assert_no_error, chromium_available, open_page,
-    streamlit_server, wait_until_idle,
-)
+from browser import MAIN, assert_no_error, open_page, wait_until_idle
+from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "artifacts"
@@ -21,10 +18,8 @@ PAGES = {"": "Lecture", "digits": "Digits", "train": "Train", "evaluate": "Evalu
          "models": "Models"}
 
 
-if not chromium_available():
-    if os.environ.get("E2E_REQUIRED"):
-        raise RuntimeError(f"the browser test is required here but Chromium is missing at {CHROMIUM}; {INSTALL_HINT}")
-    pytest.skip(f"Chromium not found at {CHROMIUM}; {INSTALL_HINT}", allow_module_level=True)
+if browser_missing():
+    pytest.skip(browser_missing(), allow_module_level=True)
 
 
 @pytest.fixture(scope="module")

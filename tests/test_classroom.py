@@ -15,12 +15,6 @@ from core.store import ModelStore
 from core.training import train_and_save
 
 
-@pytest.fixture
-def teacher_key(monkeypatch) -> str:
-    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "owl-42")
-    return "owl-42"
-
-
 def test_the_passphrase_unlocks_only_when_it_matches(teacher_key):
     assert classroom.teacher_key_set()
     assert classroom.is_teacher_key(teacher_key)

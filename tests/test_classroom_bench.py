@@ -11,14 +11,12 @@ import sys
 
 import pytest
 
-from browser import CHROMIUM, INSTALL_HINT, ROOT, chromium_available
+from harness.live_server import ROOT, browser_missing
 
 pytestmark = pytest.mark.slow
 
-if not chromium_available():
-    if os.environ.get("E2E_REQUIRED"):
-        raise RuntimeError(f"the classroom bench test needs Chromium, missing at {CHROMIUM}; {INSTALL_HINT}")
-    pytest.skip(f"Chromium not found at {CHROMIUM}; {INSTALL_HINT}", allow_module_level=True)
+if browser_missing():
+    pytest.skip(browser_missing(), allow_module_level=True)
 
 
 def test_a_short_class_has_no_errors_and_no_leaks(full_mnist_path, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -10,38 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from conftest import ROOT, make_tiny_data
+from conftest import RESULT_LINE, ROOT, draw_png, make_tiny_data, run_cli
 from core.models import describe, preset
 from core.predict import predict_proba
 from core.preprocess import canvas_to_mnist
 from core.store import ModelStore
-
-RESULT_LINE = re.compile(r"^test_accuracy=(\d\.\d{4})$")
-
-
-def run_cli(*args: str, models: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m core ARGS`` from the repository root, as from a plain shell: no network, no TF log setting."""
-    env = {key: value for key, value in os.environ.items() if key not in ("MNIST_PATH", "TF_CPP_MIN_LOG_LEVEL")}
-    env["MNIST_MODELS_DIR"] = str(models)
-    completed = subprocess.run(
-        [sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, env=env, capture_output=True, timeout=timeout,
-    )
-    # Decoded by hand: text=True would turn the progress bar's carriage returns into newlines.
-    return subprocess.CompletedProcess(
-        completed.args, completed.returncode, completed.stdout.decode(), completed.stderr.decode(),
-    )
-
-
-def draw_png(path: Path, strokes=((70, 60), (210, 60), (120, 230))) -> Path:
-    """A 280x280 canvas-like PNG: white strokes on black."""
-    image = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
-    if strokes:
-        ImageDraw.Draw(image).line(list(strokes), fill=(255, 255, 255, 255), width=18, joint="curve")
-    image.save(path)
-    return path
-
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
@@ -148,6 +122,14 @@ ERRORS = {
     "blank image": (["predict", "{folder}/blank.png", "--model", "tiny"], "blank"),
     "no model given": (["predict", "{folder}/seven.png"], "--model"),
     "no command": ([], "required"),
+    "empty save name": (["train", "--save", "", "--data", "{data}"], "not a usable model name"),
+    "seed beyond 64 bits": (["train", "--seed", str(2**64), "--data", "{data}"], "argument --seed: seed must be"),
+    "negative seed": (["train", "--seed", "-1"], "argument --seed: seed must be"),
+    "data from a device": (["train", "--data", "/dev/zero"], "not a plain file"),
+    "timedelta images": (["train", "--data", "{folder}/timedelta.npz"], "timedelta64"),
+    "complex images (evaluate)": (["evaluate", "--model", "tiny", "--data", "{folder}/complex.npz"], "complex128"),
+    "image from a device": (["predict", "/dev/zero", "--model", "tiny"], "not a plain file"),
+    "image that is a folder": (["predict", "{folder}", "--model", "tiny"], "not a plain file"),
 }
 
 
@@ -157,6 +139,10 @@ def test_an_error_is_one_line_and_exit_status_2(workspace, case):
     (folder / "notes.npz").write_text("not digits")
     draw_png(folder / "seven.png")
     draw_png(folder / "blank.png", strokes=())
+    tiny = make_tiny_data()
+    for dtype, name in (("timedelta64[ns]", "timedelta.npz"), ("complex128", "complex.npz")):
+        np.savez(folder / name, X_train=tiny.x_train.astype(dtype), y_train=tiny.y_train, X_test=tiny.x_test,
+                 y_test=tiny.y_test)
     args, expected = ERRORS[case]
     args = [arg.format(folder=folder, data=workspace["data"]) for arg in args]
     failed = run_cli(*args, models=workspace["models"])
@@ -165,6 +151,43 @@ def test_an_error_is_one_line_and_exit_status_2(workspace, case):
     lines = stderr_lines(failed)
     assert len(lines) == 1, failed.stderr
     assert lines[0].startswith("error: ") and expected in lines[0]
+
+
+def test_an_empty_save_name_is_refused_before_training(workspace):
+    refused = run_cli("train", "--save", "", "--data", workspace["data"], models=workspace["models"])
+    assert refused.returncode == 2 and refused.stdout == ""  # not even the data was read
+
+
+def test_a_seed_out_of_range_is_refused_before_tensorflow_loads(workspace):
+    script = ("import sys; from core.cli import main\n"
+              "try:\n status = main(['train', '--seed', str(2**64)])\n"
+              "except SystemExit as exit:\n status = exit.code\n"
+              "print(status, 'tensorflow' in sys.modules)")
+    child = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert child.stdout.split() == ["2", "False"], child.stdout + child.stderr
+
+
+def image_in_mode(mode: str, path: Path) -> Path:
+    """The drawn seven of draw_png, converted to PIL ``mode`` and saved in a format that stores that mode."""
+    drawing = Image.open(draw_png(path.with_suffix(".rgba.png"))).convert("L")
+    converted = drawing.convert(mode)
+    if mode == "P":
+        converted.info["transparency"] = bytes([0] + [255] * 255)  # a see-through background, opaque strokes
+    converted.save(path)
+    return path
+
+
+@pytest.mark.parametrize("mode, suffix", [("1", "png"), ("P", "png"), ("LA", "png"), ("I;16", "png"),
+                                          ("I", "tif"), ("F", "tif"), ("CMYK", "jpg")])
+def test_predict_reads_an_image_of_any_mode(workspace, tmp_path, capsys, mode, suffix):
+    """In this process (one TensorFlow start for all modes): a digit on stdout, nothing on stderr."""
+    from core.cli import main
+
+    image = image_in_mode(mode, tmp_path / f"seven.{suffix}")
+    assert main(["predict", str(image), "--model", "tiny", "--models-dir", str(workspace["models"])]) == 0
+    printed = capsys.readouterr()
+    assert re.fullmatch(r"digit: \d \(probability \d\.\d{3}\)", printed.out.strip()), printed.out
+    assert printed.err == ""
 
 
 def test_a_diverging_run_ends_with_one_error_line(workspace):

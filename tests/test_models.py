@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.models import PRESETS, TrainConfig, build_model, describe, preset
+from core.models import LIMITS, PRESETS, TrainConfig, build_model, describe, preset
 
 BAD_VALUES = [
     ("architecture", "rnn"),
@@ -17,11 +17,14 @@ BAD_VALUES = [
     ("conv_filters", (8,) * 5),
     ("activation", "swish"),
     ("dropout", 1.0),
+    ("dropout", 0.95),
     ("dropout", -0.1),
     ("batch_norm", "no"),
     ("optimizer", "rmsprop"),
     ("learning_rate", -0.1),
     ("learning_rate", 0),
+    ("learning_rate", 1e-7),
+    ("learning_rate", float("inf")),
     ("learning_rate", float("nan")),
     ("learning_rate", "0.5"),
     ("learning_rate", True),
@@ -34,10 +37,12 @@ BAD_VALUES = [
     ("epochs", -3),
     ("epochs", 501),
     ("validation_split", 1.0),
+    ("validation_split", 0.9),
     ("validation_split", -0.2),
     ("augment", 1),
     ("seed", -1),
     ("seed", 1.5),
+    ("seed", 3_000_000_000),
 ]
 
 
@@ -47,6 +52,22 @@ def test_each_bad_value_raises_value_error_naming_the_field(field, value):
         TrainConfig(**{field: value})
     with pytest.raises(ValueError, match=field):
         preset("lecture").replace(**{field: value})
+
+
+@pytest.mark.parametrize("field", list(LIMITS))
+def test_each_limit_is_allowed_and_a_step_beyond_it_is_refused_with_the_limit_named(field):
+    low, high = LIMITS[field]
+    assert getattr(preset("lecture").replace(**{field: low}), field) == low
+    assert getattr(preset("lecture").replace(**{field: high}), field) == high
+    below, above = (low - 1, high + 1) if isinstance(high, int) else (low - 1e-9, high + 1e-9)
+    for beyond in (below, above):
+        with pytest.raises(ValueError, match=rf"^{field} must be a (whole )?number from .* to .*, got"):
+            preset("lecture").replace(**{field: beyond})
+
+
+def test_the_limits_are_typed_like_their_fields():
+    defaults = TrainConfig()
+    assert all(type(limit.low) is type(limit.high) is type(getattr(defaults, field)) for field, limit in LIMITS.items())
 
 
 def test_a_cnn_needs_a_convolution_block():

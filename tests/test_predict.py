@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
-from conftest import make_digits
+from conftest import make_digits, seven_canvas
 from core.models import build_model, preset
 from core.predict import predict_drawing, predict_logits, predict_proba, softmax
 
@@ -31,14 +30,6 @@ def predict_spy(monkeypatch):
 
     monkeypatch.setattr(keras.Model, "predict", spy)
     return calls
-
-
-def drawn_canvas() -> np.ndarray:
-    """A 280x280 RGBA canvas with a white '7' on black, as the drawing widget returns it."""
-    canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
-    pen = ImageDraw.Draw(canvas)
-    pen.line([(70, 60), (210, 60), (120, 230)], fill=(255, 255, 255, 255), width=18, joint="curve")
-    return np.asarray(canvas)
 
 
 def test_shapes_and_rows_summing_to_one(model):
@@ -92,7 +83,7 @@ def test_softmax_is_stable_for_huge_logits():
 
 
 def test_predict_drawing_on_a_canvas(model):
-    digit, probabilities = predict_drawing(model, drawn_canvas())
+    digit, probabilities = predict_drawing(model, seven_canvas())
     assert digit.shape == (28, 28) and digit.max() == pytest.approx(1.0)
     assert probabilities.shape == (10,)
     assert probabilities.sum() == pytest.approx(1.0, rel=1e-5)
@@ -112,5 +103,5 @@ def test_model_predict_is_never_called(model, predict_spy):
     images, _ = make_digits(3)
     predict_proba(model, images)
     predict_logits(model, images)
-    predict_drawing(model, drawn_canvas())
+    predict_drawing(model, seven_canvas())
     assert predict_spy == []

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from conftest import aligned_correlation, centre_of_mass
 from core import preprocess
 from core.preprocess import (
     CANVAS_SIZE, canvas_to_mnist, ink_map, naive_resize, rasterize_strokes, stroke_fraction, stroke_width,
@@ -46,22 +47,6 @@ def as_drawing(ink: np.ndarray, background: str) -> np.ndarray:
         drawing[..., 2], drawing[..., 3] = 200, level
         drawing[level == 0] = 0
     return drawing
-
-
-def centre_of_mass(digit: np.ndarray) -> tuple[float, float]:
-    rows, cols = np.indices(digit.shape)
-    return (rows * digit).sum() / digit.sum(), (cols * digit).sum() / digit.sum()
-
-
-def aligned_correlation(first: np.ndarray, second: np.ndarray) -> float:
-    """Correlation of two (28, 28) digits, at the best whole-pixel shift of up to one pixel.
-
-    Centring shifts by whole pixels, so the same digit can land one pixel apart.
-    """
-    return max(
-        np.corrcoef(first.ravel(), np.roll(second, (rows, cols), axis=(0, 1)).ravel())[0, 1]
-        for rows in (-1, 0, 1) for cols in (-1, 0, 1)
-    )
 
 
 def box_side(digit: np.ndarray, level: float = 0.05) -> int:

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-import time
 
 import psutil
 import pytest
 
-from conftest import make_tiny_data, metrics, rerun_until
+from conftest import button, make_tiny_data, metrics, run_to_the_end, train_page, wait_for
 from core.models import preset
 from core.scheduler import ScheduledJob, TrainingScheduler
 from core.store import ModelStore
+from core.training import RunState
 
 CLUSTER = os.environ.get("MNIST_TEST_RAY_ADDRESS", "")
-DEADLINE_SECONDS = 300  # a generous bound for a cold cluster on a slow 2-core machine, never a target
 
 pytestmark = pytest.mark.slow
 if not CLUSTER:
@@ -44,13 +43,6 @@ def on_the_cluster(monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", CLUSTER)
 
 
-def wait_until(job: ScheduledJob, condition) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition(job.snapshot()):
-        assert time.monotonic() < deadline, f"no such progress in {DEADLINE_SECONDS} s: {job.snapshot()}"
-        time.sleep(0.05)
-
-
 def our_processes() -> set[int]:
     me = psutil.Process()
     return {me.pid, *(child.pid for child in me.children(recursive=True))}
@@ -59,9 +51,8 @@ def our_processes() -> set[int]:
 def test_a_run_trains_on_the_cluster_and_its_model_comes_home(scheduler):
     job = ScheduledJob(preset("lecture").replace(epochs=2), make_tiny_data(), store=ModelStore(),
                        save_name="on-ray", scheduler=scheduler).start()
-    wait_until(job, lambda progress: progress.done)
-    progress = job.snapshot()
-    assert progress.state == "finished", progress.message
+    progress = wait_for(job)
+    assert progress.state == RunState.FINISHED, progress.message
     assert progress.test_accuracy > 0.5 and progress.batch_losses
     assert progress.saved_as == "on-ray" and ModelStore().info("on-ray").test_accuracy == progress.test_accuracy
     trained_by = int(re.search(r"Trained on Ray node \S+, process (\d+)", progress.message).group(1))
@@ -71,11 +62,10 @@ def test_a_run_trains_on_the_cluster_and_its_model_comes_home(scheduler):
 def test_stop_reaches_the_run_on_the_cluster(scheduler):
     job = ScheduledJob(preset("lecture").replace(epochs=500), make_tiny_data(), store=ModelStore(),
                        save_name="stopped", scheduler=scheduler).start()
-    wait_until(job, lambda progress: progress.step > 0)
+    wait_for(job, lambda progress: progress.step > 0, "the first steps")
     job.stop()
-    wait_until(job, lambda progress: progress.done)
-    progress = job.snapshot()
-    assert progress.state == "stopped" and progress.stopped
+    progress = wait_for(job)
+    assert progress.state == RunState.STOPPED and progress.stopped
     assert 0 < progress.step < progress.total_steps
     assert progress.saved_as == "stopped"
 
@@ -83,40 +73,36 @@ def test_stop_reaches_the_run_on_the_cluster(scheduler):
 def test_a_worker_killed_on_the_cluster_fails_the_run_with_a_message(scheduler):
     job = ScheduledJob(preset("lecture").replace(epochs=500), make_tiny_data(), store=ModelStore(),
                        save_name="lost", scheduler=scheduler).start()
-    wait_until(job, lambda progress: progress.step > 0)
+    wait_for(job, lambda progress: progress.step > 0, "the first steps")
     actors = [process for process in psutil.process_iter(["cmdline"])
               if any("RemoteRun" in part for part in process.info["cmdline"] or ())]
     assert actors, "no Ray actor process training the run was found"
     for actor in actors:
         actor.kill()
-    wait_until(job, lambda progress: progress.done)
-    progress = job.snapshot()
-    assert progress.state == "failed"
+    progress = wait_for(job)
+    assert progress.state == RunState.FAILED
     assert "Ray worker training this run was lost" in progress.message and "start it again" in progress.message
     assert not ModelStore().list().models
 
 
 def test_a_run_started_on_the_train_page_trains_on_the_cluster(tiny_npz):
-    from test_app_train import button, train_page
-
     at = train_page()
     at.number_input(key="train_epochs").set_value(1).run()
     button(at, "Start").click().run()
     assert not at.exception and not at.error
-    rerun_until(at, lambda at: "Accuracy on test data" in metrics(at), timeout=DEADLINE_SECONDS)
-    assert not at.exception and not at.error
+    run_to_the_end(at)
+    assert not at.exception and not at.error and "Accuracy on test data" in metrics(at)
     assert any(caption.value.startswith("Trained on Ray node") for caption in at.caption)
     assert [info.name for info in ModelStore().list().models] == ["mlp-64-tanh-sgd-1ep"]
 
 
 def test_no_cluster_at_the_address_fails_the_run_at_once_with_what_to_do(scheduler, monkeypatch):
-    from browser import free_port
+    from harness.live_server import free_port
 
     nowhere = f"127.0.0.1:{free_port()}"
     monkeypatch.setenv("RAY_ADDRESS", nowhere)
     job = ScheduledJob(preset("lecture"), make_tiny_data(), store=ModelStore(), scheduler=scheduler).start()
-    wait_until(job, lambda progress: progress.done)
-    progress = job.snapshot()
-    assert progress.state == "failed"
+    progress = wait_for(job)
+    assert progress.state == RunState.FAILED
     assert f"no Ray cluster answered at RAY_ADDRESS={nowhere}" in progress.message
     assert "unset RAY_ADDRESS" in progress.message

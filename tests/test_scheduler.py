@@ -9,19 +9,18 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
-from conftest import make_tiny_data
+from conftest import make_digits, make_tiny_data, wait_for
+from core.handwriting import ClassDigits
 from core.models import preset
 from core.scheduler import (
     MAX_TRAINING_VARIABLE, STOPPED_IN_QUEUE, ScheduledJob, TrainingScheduler, max_training_runs,
 )
 from core.store import ModelStore
+from core.training import RunState
 
-# Generous: a worker's first run imports TensorFlow, 15 s on a busy 2-core Intel Xeon (Sapphire Rapids).
-DEADLINE_SECONDS = 300
 SHORT = preset("lecture").replace(epochs=2)  # 18 steps on the tiny digits
 # 1.5 million steps on 3,000 digits, about 10 minutes at the 2,500 steps/s measured on a busy
 # 2-core Intel Xeon (Sapphire Rapids): a run that trains until the test stops it.
@@ -29,18 +28,8 @@ LONG = preset("lecture").replace(epochs=500, batch_size=1)
 LONG_DATA = make_tiny_data(train=3000)
 
 
-def wait_until(condition, what: str) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after DEADLINE_SECONDS."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {DEADLINE_SECONDS} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def training(job: ScheduledJob) -> bool:
+def training(progress) -> bool:
     """The run is on a worker and has made steps (so it also has a time-left estimate)."""
-    progress = job.snapshot()
     return progress.step > 0 and not progress.done
 
 
@@ -59,23 +48,23 @@ def start(scheduler, private_models_dir):
     so the next test finds both workers idle."""
     started: list[ScheduledJob] = []
 
-    def start_run(config, data=None, save_name: str = "run", store: ModelStore | None = None) -> ScheduledJob:
-        job = ScheduledJob(config, data, store or ModelStore(), save_name, scheduler).start()
-        started.append(job)
+    def start_run(config, data=None, save_name: str = "run", store: ModelStore | None = None,
+                  class_digits=None) -> ScheduledJob:
+        job = ScheduledJob(config, data, store or ModelStore(), save_name, scheduler, class_digits=class_digits)
+        started.append(job.start())
         return job
 
     yield start_run
     for job in started:
         job.stop()
     for job in started:
-        wait_until(lambda: job.snapshot().done, "the test's runs to end")
+        wait_for(job, what="the test's runs to end")
 
 
 def test_a_run_on_the_servers_digits_finishes_saves_and_reports_accuracies(start, tiny_npz):
     job = start(SHORT, save_name="lecture")  # data=None: the worker reads MNIST_PATH (the tiny npz) itself
-    wait_until(lambda: job.snapshot().done, "the run to finish")
-    progress = job.snapshot()
-    assert progress.state == "finished" and not progress.stopped and progress.message == ""
+    progress = wait_for(job)
+    assert progress.state == RunState.FINISHED and not progress.stopped and progress.message == ""
     assert progress.step == progress.total_steps == len(progress.batch_losses) == 18
     assert progress.train_accuracy >= 0.95 and progress.test_accuracy >= 0.9
     assert progress.saved_as == "lecture"
@@ -87,14 +76,16 @@ def test_a_run_on_the_servers_digits_finishes_saves_and_reports_accuracies(start
 
 def test_two_runs_train_at_once_on_two_workers(start):
     first, second = start(LONG, LONG_DATA), start(LONG, LONG_DATA)
-    wait_until(lambda: training(first) and training(second), "both runs to train at the same time")
+    for job in (first, second):  # both train at the same time: neither ends before the test stops it
+        wait_for(job, training, "both runs to train")
     assert first.queue_position == second.queue_position == 0
     assert None not in (first.worker_pid, second.worker_pid) and first.worker_pid != second.worker_pid
 
 
 def test_runs_beyond_the_limit_queue_in_order_and_stop_while_queued_or_training(start, tiny_data):
     long_runs = [start(LONG, LONG_DATA, save_name="long") for _ in range(2)]
-    wait_until(lambda: all(training(job) for job in long_runs), "both workers to train")
+    for job in long_runs:
+        wait_for(job, training, "both workers to train")
     queued = [start(SHORT, tiny_data, save_name="queued") for _ in range(3)]
     assert [job.queue_position for job in queued] == [1, 2, 3]
     assert all(job.running and job.worker_pid is None for job in queued)
@@ -107,52 +98,63 @@ def test_runs_beyond_the_limit_queue_in_order_and_stop_while_queued_or_training(
 
     queued[1].stop()
     progress = queued[1].snapshot()
-    assert progress.state == "stopped" and progress.stopped and progress.step == 0
+    assert progress.state == RunState.STOPPED and progress.stopped and progress.step == 0
     assert progress.message == STOPPED_IN_QUEUE and progress.saved_as == ""
     assert [job.queue_position for job in queued] == [1, 0, 2]
 
     long_runs[0].stop()
-    wait_until(lambda: long_runs[0].snapshot().done, "the stopped run to end")
-    stopped = long_runs[0].snapshot()
-    assert stopped.state == "stopped" and stopped.stopped and 0 < stopped.step < stopped.total_steps
+    stopped = wait_for(long_runs[0], what="the stopped run to end")
+    assert stopped.state == RunState.STOPPED and stopped.stopped and 0 < stopped.step < stopped.total_steps
     assert stopped.test_accuracy is not None and ModelStore().info(stopped.saved_as).stopped
 
-    wait_until(lambda: queued[0].snapshot().done, "the first queued run to finish")
+    wait_for(queued[0], what="the first queued run to finish")
     long_runs[1].stop()
-    wait_until(lambda: queued[2].snapshot().done, "the last queued run to finish")
+    wait_for(queued[2], what="the last queued run to finish")
     # One models folder: the free names are taken in the order the runs ended, so the first queued ran first.
     assert [job.snapshot().saved_as for job in (queued[0], queued[2])] == ["queued", "queued-2"]
-    assert all(job.snapshot().state == "finished" for job in (queued[0], queued[2]))
+    assert all(job.snapshot().state == RunState.FINISHED for job in (queued[0], queued[2]))
     assert ModelStore().info("queued").data_description == tiny_data.description
 
 
 def test_a_killed_worker_fails_its_run_clearly_and_the_queue_goes_on(start, tiny_data):
     victim, other = start(LONG, LONG_DATA), start(LONG, LONG_DATA)
     waiting = start(SHORT, tiny_data)
-    wait_until(lambda: training(victim) and training(other), "both workers to train")
+    for job in (victim, other):
+        wait_for(job, training, "both workers to train")
     assert waiting.queue_position == 1
     killed_pid = victim.worker_pid
     os.kill(killed_pid, signal.SIGKILL)
 
-    wait_until(lambda: victim.snapshot().done, "the killed run to end")
-    progress = victim.snapshot()
-    assert progress.state == "failed" and progress.saved_as == ""
+    progress = wait_for(victim, what="the killed run to end")
+    assert progress.state == RunState.FAILED and progress.saved_as == ""
     assert "killed (SIGKILL)" in progress.message and "out of memory" in progress.message
     assert "Start it again" in progress.message and MAX_TRAINING_VARIABLE in progress.message
 
-    wait_until(lambda: waiting.snapshot().done, "the queued run to finish on a fresh worker")
-    assert waiting.snapshot().state == "finished" and waiting.snapshot().saved_as == "run"
-    assert training(other)  # the other worker never noticed
+    finished = wait_for(waiting, what="the queued run to finish on a fresh worker")
+    assert finished.state == RunState.FINISHED and finished.saved_as == "run"
+    assert training(other.snapshot())  # the other worker never noticed
 
 
 def test_a_failed_save_is_reported_as_by_training_job(start, tiny_data, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the models folder should be")
     job = start(SHORT, tiny_data, store=ModelStore(blocker))
-    wait_until(lambda: job.snapshot().done, "the run to finish")
-    progress = job.snapshot()
-    assert progress.state == "finished" and progress.saved_as == ""
+    progress = wait_for(job)
+    assert progress.state == RunState.FINISHED and progress.saved_as == ""
     assert progress.message.startswith("The model could not be saved") and str(blocker) in progress.message
+
+
+def test_the_class_set_joins_the_runs_digits_when_it_starts(start, tiny_npz):
+    drawings = ClassDigits()
+    images, labels = make_digits(20, seed=7)
+    for image, label in zip(images, labels):
+        drawings.add(image, int(label), "Ada")
+    job = start(SHORT, save_name="with-class", class_digits=drawings.folder)
+    progress = wait_for(job)
+    assert progress.state == RunState.FINISHED and progress.total_steps == 2 * (320 // 32)
+    description = ModelStore().info("with-class").data_description
+    assert description.startswith("320 train / 100 test digits from ")
+    assert description.endswith(" and the class's handwriting (20 drawings)")
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
@@ -172,7 +174,7 @@ def test_max_training_runs_reads_the_variable_or_defaults_to_at_least_one(monkey
 def test_a_run_not_started_has_no_place_and_is_not_running():
     job = ScheduledJob(SHORT, make_tiny_data())
     assert not job.running and job.queue_position == 0 and job.estimated_start_seconds is None
-    assert job.snapshot().state == "starting"
+    assert job.snapshot().state == RunState.STARTING
 
 
 def test_a_worker_that_cannot_start_fails_the_run_with_a_message(monkeypatch, tiny_data):

@@ -15,26 +15,16 @@ import numpy as np
 import pytest
 import yaml
 
-from browser import (CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, MAIN, PAGE_TIMEOUT_MS, ROOT, assert_no_error,
-                     chromium_available, choose, open_page, streamlit_server, switch_page)
+from browser import MAIN, PAGE_TIMEOUT_MS, assert_no_error, choose, open_page, switch_page
 from conftest import make_tiny_data
-from core.models import preset
-from core.sharing import default_model_name
+from core.models import default_model_name, preset
+from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
 from core.store import ModelStore
 
 CLUSTER = os.environ.get("MNIST_TEST_RAY_ADDRESS", "")
 TRAIN_TIMEOUT_MS = 300_000  # a cold Ray worker imports TensorFlow first; a bound, never a target
 
 pytestmark = pytest.mark.slow
-
-
-def browser_missing() -> str:
-    """Why the browser tests cannot run here ("" when they can); raises when E2E_REQUIRED says they must."""
-    if chromium_available():
-        return ""
-    if os.environ.get("E2E_REQUIRED"):
-        raise RuntimeError(f"the browser tests are required here but Chromium is missing at {CHROMIUM}; {INSTALL_HINT}")
-    return f"Chromium not found at {CHROMIUM}; {INSTALL_HINT}"
 
 
 needs_browser = pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "Chromium is here")

@@ -1,25 +1,24 @@
 """core.uploads: uploaded bytes become a data set, or a message that names the uploaded file."""
 
 import gzip
-import io
+import tempfile
 
 import numpy as np
 import pytest
 
+from conftest import idx_bytes, npz_bytes, open_page, texts
 from core.data import DataError
-from core.uploads import IDX_FOLDER, load_upload
+from core.uploads import IDX_FOLDER, MAX_NAME_BYTES, load_upload
 
-
-def npz_bytes(data) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, X_train=data.x_train, y_train=data.y_train, X_test=data.x_test, y_test=data.y_test)
-    return buffer.getvalue()
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """The IDX format: two zero bytes, 0x08 (unsigned bytes), the number of dimensions, big-endian sizes."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(size.to_bytes(4, "big") for size in array.shape)
-    return header + array.astype(np.uint8).tobytes()
+# Names a browser can send that cannot name a file: each must get a message, never an error.
+UNUSABLE_NAMES = {
+    "dot-dot": "..",
+    "dot": ".",
+    "NUL": "digits\x00.npz",
+    "slash": "digits/",
+    "300 bytes": "d" * 296 + ".npz",
+    "line break": "dig\nits.npz",
+}
 
 
 def idx_files(data, compress: bool) -> list[tuple[str, bytes]]:
@@ -73,3 +72,38 @@ def test_the_same_name_twice_is_refused(tiny_data):
     content = npz_bytes(tiny_data)
     with pytest.raises(DataError, match="same name"):
         load_upload([("a.npz", content), ("a.npz", content)])
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE_NAMES))
+def test_a_name_that_cannot_name_a_file_gets_a_message(tiny_data, case):
+    with pytest.raises(DataError, match="Rename the file") as caught:
+        load_upload([(UNUSABLE_NAMES[case], npz_bytes(tiny_data))])
+    assert "mnist-upload-" not in str(caught.value)
+
+
+def test_the_longest_usable_name_is_kept(tiny_data):
+    name = "d" * (MAX_NAME_BYTES - 4) + ".npz"
+    assert load_upload([(name, npz_bytes(tiny_data))]).source == name
+
+
+def test_the_digits_page_shows_a_message_for_every_unusable_name(tiny_npz):
+    """Through dashboard.session.use_upload, as a browser sends them: a message each, no error box, and the
+    server's temporary folder never shown."""
+    at = open_page("digits")
+    for name in UNUSABLE_NAMES.values():
+        at.file_uploader[0].set_value((name, b"any content", "application/octet-stream"))
+        at.run()
+        assert not at.exception, (name, at.exception)
+        message = " ".join(texts(at.error))
+        assert "cannot be used" in message and "have not changed" in message, (name, message)
+        assert "mnist-upload-" not in message and "/tmp" not in message, (name, message)
+
+
+def test_a_server_that_cannot_keep_the_upload_says_so(tiny_data, tmp_path, monkeypatch):
+    """A temporary folder that cannot be made (here a file stands where it should be): a message, no path."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocker))
+    with pytest.raises(DataError, match="could not keep the upload") as caught:
+        load_upload([("digits.npz", npz_bytes(tiny_data))])
+    assert str(blocker) not in str(caught.value)

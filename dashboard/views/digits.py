@@ -6,6 +6,7 @@ import streamlit as st
 from core.data import one_hot
 from dashboard import caches, session
 from dashboard.html_blocks import bar_chart_html, gallery_html, pixel_table_html
+from dashboard.plain_text import escape
 
 UPLOAD_ERROR = "digits_upload_error"
 UPLOAD_ROUND = "digits_upload_round"  # part of the uploader's key: each upload starts from an empty uploader
@@ -75,11 +76,11 @@ means = caches.class_means(key, split, images, labels)
 st.html(gallery_html(means / 255.0, [str(digit) for digit in range(10)], columns=10, size=64))
 
 st.subheader("Use another data set")
-st.caption(f"Now: {data.description}.")
+st.caption(f"Now: {escape(data.description)}.")
 upload_key = f"digits_upload_{st.session_state.get(UPLOAD_ROUND, 0)}"
 st.file_uploader("Upload an MNIST .npz file, or the four IDX files (.gz is fine) together",
                  accept_multiple_files=True, key=upload_key, on_change=uploaded, args=(upload_key,))
 if st.session_state.get(UPLOAD_ERROR):
-    st.error(f"{st.session_state[UPLOAD_ERROR]} The digits in use have not changed.")
+    st.error(f"{escape(st.session_state[UPLOAD_ERROR])} The digits in use have not changed.")
 if session.has_upload():
     st.button("Back to the default digits", on_click=back_to_default)

@@ -4,7 +4,8 @@ import streamlit as st
 
 from core.models import preset
 from core.store import StoreError
-from dashboard import caches, drawing, session, training_view
+from dashboard import caches, class_set_panel, drawing_pad, prediction_panel, session, training_view
+from dashboard.plain_text import escape
 
 ROUND = "draw_round"  # part of the canvas key: a new key is a fresh, empty canvas
 NOTE = "draw_class_note"  # (the pad round it is shown with, SaveNote) of the last save to the class set
@@ -16,7 +17,7 @@ def clear():
 
 def save(digit, meant_key: str):
     """Add the drawing to the class set as the digit chosen under ``meant_key``; a saved one clears the pad."""
-    note = drawing.save_to_class_set(digit, st.session_state.get(meant_key), session.student_name())
+    note = class_set_panel.save_to_class_set(digit, st.session_state.get(meant_key), session.student_name())
     if note.outcome == "saved":
         clear()  # a fresh pad for the next digit
     st.session_state[NOTE] = (st.session_state.get(ROUND, 0), note)
@@ -24,7 +25,7 @@ def save(digit, meant_key: str):
 
 def undo():
     pad_round, note = st.session_state[NOTE]
-    st.session_state[NOTE] = (pad_round, drawing.undo_save(note, session.student_name()))
+    st.session_state[NOTE] = (pad_round, class_set_panel.undo_save(note, session.student_name()))
 
 
 @st.fragment
@@ -33,18 +34,18 @@ def canvas_and_guess(model, pen_width: int):
     pad_round = st.session_state.get(ROUND, 0)
     left, right = st.columns([1, 1])
     with left:
-        strokes = drawing.drawing_pad(pen_width, key=f"draw_pad_{pad_round}")
+        strokes = drawing_pad.drawing_pad(pen_width, key=f"draw_pad_{pad_round}")
     with right:
         note_round, note = st.session_state.get(NOTE, (None, None))
         if note_round == pad_round:
-            drawing.show_save_note(note, on_undo=undo)
-        reading = drawing.show_prediction(model, strokes)
+            class_set_panel.show_save_note(note, on_undo=undo)
+        reading = prediction_panel.show_prediction(model, strokes)
         if reading is not None:
             st.session_state[session.DRAWN_DIGIT] = reading.digit  # the star on Evaluate's embedding map
             meant_key = f"draw_meant_{pad_round}_{len(strokes)}"  # a new stroke asks again
-            drawing.ask_meant_digit(meant_key, on_save=save, args=(reading.digit, meant_key))
+            class_set_panel.ask_meant_digit(meant_key, on_save=save, args=(reading.digit, meant_key))
     if reading is not None:
-        drawing.show_explanations(model, reading)
+        prediction_panel.show_explanations(model, reading)
 
 
 def main():
@@ -60,16 +61,16 @@ def main():
             try:
                 session.start_training(preset("lecture"))
             except ValueError as error:
-                st.error(f"Training cannot start: {error}.")
+                st.error(f"Training cannot start: {escape(error)}.")
                 return
             st.rerun()
         if session.progress() is not None and session.progress().failed:
-            st.error(session.progress().message)
+            st.error(escape(session.progress().message))
         return
     try:
         model = caches.load_model(info)
     except StoreError as error:
-        st.error(f"{error}. Pick another model, or train a new one on the Train page.")
+        st.error(f"{escape(error)}. Pick another model, or train a new one on the Train page.")
         return
     pen, clear_column = st.columns([3, 1], vertical_alignment="bottom")
     pen_width = pen.slider("Pen width", 5, 40, 18, key="draw_pen")

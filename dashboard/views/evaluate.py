@@ -18,6 +18,7 @@ from core.training import train_accuracy_sample
 from dashboard import caches, figures, session
 from dashboard.explain_blocks import probabilities_html, saliency_html, weights_grid_html
 from dashboard.html_blocks import gallery_html
+from dashboard.plain_text import escape
 
 GALLERY = 24  # misclassified digits shown, most confidently wrong first
 MEASURE_TRAIN = "evaluate_measure_train"  # st.session_state key: (model file, data key) pairs asked to measure
@@ -41,7 +42,7 @@ def train_accuracy_metric(slot, column, info, data_key, data, evaluation: Evalua
     if saved is not None:
         held_out = (f" The {info.config.validation_split:.0%} of them held out for validation are not counted."
                     if info.config.validation_split else "")
-        slot.metric(TRAIN_LABEL, f"{saved:.4f}", help=f"Measured when {info.name} finished training on these "
+        slot.metric(TRAIN_LABEL, f"{saved:.4f}", help=f"Measured when {escape(info.name)} finished training on these "
                                                       f"digits, and saved with it.{held_out}")
         return
     measured = len(train_accuracy_sample(len(data.x_train)))
@@ -140,10 +141,10 @@ def show_map(info, model, data_key, data, evaluation: Evaluation) -> None:
                  "or choose PCA.")
         return
     except StoreError as error:
-        st.error(f"{error}. Pick another model.")
+        st.error(f"{escape(error)}. Pick another model.")
         return
     except ValueError as error:
-        st.warning(f"No map for these digits: {error}. Use a data set with more test digits.")
+        st.warning(f"No map for these digits: {escape(error)}. Use a data set with more test digits.")
         return
     drawing = drawn_digit()
     star = None
@@ -188,7 +189,8 @@ def show_class_digits(info, data, evaluation: Evaluation) -> None:
     """How well the model reads the class's own drawings (core.handwriting), beside the test digits."""
     drawings = ClassDigits().load()
     if drawings.skipped:
-        st.caption(f"{len(drawings.skipped)} file(s) in {ClassDigits().folder} are not drawings and are left out.")
+        st.caption(f"{len(drawings.skipped)} file(s) in {escape(ClassDigits().folder)} are not drawings and are "
+                   "left out.")
     if not len(drawings):
         st.info("The class set is empty. On the Draw page, draw a digit, choose which digit you meant under the "
                 "guess, and press **Save to the class set**: every drawing saved there is measured here.")
@@ -196,13 +198,13 @@ def show_class_digits(info, data, evaluation: Evaluation) -> None:
     try:
         ours = caches.evaluation(info, drawings.key, drawings.as_test_data())
     except (StoreError, ValueError) as error:
-        st.error(f"{error}. Pick another model.")
+        st.error(f"{escape(error)}. Pick another model.")
         return
     per_student = drawings.per_student()
     class_column, test_column, count_column = st.columns(3)
     class_column.metric(CLASS_LABEL, f"{ours.test_accuracy:.4f}",
                         help="The share of the class's drawings read as the digit their author meant.")
-    test_column.metric(TEST_LABEL, f"{evaluation.test_accuracy:.4f}", help=f"On {data.description}.")
+    test_column.metric(TEST_LABEL, f"{evaluation.test_accuracy:.4f}", help=f"On {escape(data.description)}.")
     count_column.metric("Class drawings", f"{len(drawings):,}",
                         help=f"By {len(per_student)} student(s), saved on the Draw page.")
 
@@ -234,7 +236,8 @@ def main():
         st.info("No saved model yet: train one on the Train page, or with one click on the Draw page.")
         return
     data_key, data = session.dataset()
-    st.caption(f"{info.name}: trained on {info.data_description or 'unknown data'}; measured on {data.description}.")
+    st.caption(f"{escape(info.name)}: trained on {escape(info.data_description or 'unknown data')}; "
+               f"measured on {escape(data.description)}.")
     left, right = st.columns(2)
     train_slot, test_slot = left.empty(), right.empty()
     if trained_on(info, data):  # the figures saved with the model, at once; confirmed below by the test digits
@@ -246,7 +249,7 @@ def main():
     except (StoreError, ValueError) as error:
         train_slot.empty()
         test_slot.empty()
-        st.error(f"{error}. Pick another model, or train a new one on the Train page.")
+        st.error(f"{escape(error)}. Pick another model, or train a new one on the Train page.")
         return
     # Fractions with four decimals, as the lecture's last cell prints them (0.9615).
     train_accuracy_metric(train_slot, left, info, data_key, data, evaluation)

@@ -22,6 +22,7 @@ from core.predict import predict_logits, predict_proba, softmax
 from core.store import StoreError
 from dashboard import caches, figures, session, training_view
 from dashboard.html_blocks import gallery_html, pixel_table_html, png_data_uri
+from dashboard.plain_text import escape
 
 STEP_PARAMETER = "step"  # ?step=12 in the address bar: 1-based, as the steps are numbered on the page
 JUMP = "lecture_jump"  # the step list's widget key
@@ -67,7 +68,7 @@ def trained_network(data: MnistData) -> tuple[str, object] | None:
     info = session.active_model()
     if info is None:
         return None
-    return f"the active model **{info.name}** ({describe(info.config)})", caches.load_model(info)
+    return f"the active model **{escape(info.name)}** ({describe(info.config)})", caches.load_model(info)
 
 
 def first_digit_html(data: MnistData, size: int) -> str:
@@ -75,7 +76,7 @@ def first_digit_html(data: MnistData, size: int) -> str:
 
 
 def load(data: MnistData) -> None:
-    st.markdown(f"The digits in use: **{data.description}**. Each is 28×28 pixels, each pixel a grey value "
+    st.markdown(f"The digits in use: **{escape(data.description)}**. Each is 28×28 pixels, each pixel a grey value "
                 "from 0 (paper) to 255 (ink).")
     shapes, digit = st.columns([2, 1])
     shapes.code(f"{data.x_train.shape}\n{data.x_test.shape}", language=None)
@@ -180,7 +181,7 @@ def softmax_and_loss(data: MnistData) -> None:
     try:
         trained = trained_network(data)
     except StoreError as error:
-        st.warning(f"{error}. Showing the untrained network instead.")
+        st.warning(f"{escape(error)}. Showing the untrained network instead.")
     pick, which = st.columns(2)
     index = pick.number_input(f"Training digit (0 to {len(data.x_train) - 1:,})", 0, len(data.x_train) - 1,
                               key="lecture_digit")
@@ -277,7 +278,7 @@ def train(data: MnistData) -> None:
     start.button(f"Train for {config.epochs} epochs", type="primary", on_click=start_lecture_run, disabled=running)
     elsewhere.page_link("views/train.py", label="The same run on the Train page", icon=":material/model_training:")
     if st.session_state.get(START_ERROR):
-        st.error(st.session_state[START_ERROR])
+        st.error(escape(st.session_state[START_ERROR]))
     job = session.job()
     if job is not None and job.config != config:
         st.caption(f"This session's run was started on the Train page: {describe(job.config)}.")
@@ -291,7 +292,7 @@ def test_digits(data: MnistData) -> None:
     try:
         trained = trained_network(data)
     except StoreError as error:
-        st.error(f"{error}. Choose another model on the Evaluate page, or train again a step back.")
+        st.error(f"{escape(error)}. Choose another model on the Evaluate page, or train again a step back.")
         return
     if trained is None:
         st.info("No trained network yet: train it in the step before, or on the Train page.")
@@ -316,9 +317,9 @@ def accuracy(data: MnistData) -> None:
         if train_accuracy is None:  # saved for other digits than these: measure it here
             train_accuracy = caches.train_accuracy(info, data_key, data)
     except (StoreError, ValueError) as error:
-        st.error(f"{error}. Choose another model on the Evaluate page, or train again two steps back.")
+        st.error(f"{escape(error)}. Choose another model on the Evaluate page, or train again two steps back.")
         return
-    source = f"the active model **{info.name}** ({describe(info.config)})"
+    source = f"the active model **{escape(info.name)}** ({describe(info.config)})"
     test_accuracy = evaluation.test_accuracy
     st.markdown(f"The fraction of digits whose highest probability is the right digit, for {source}:")
     left, right = st.columns(2)
@@ -370,7 +371,7 @@ def step_from_link() -> int:
         number = 0
     if 1 <= number <= len(STEPS):
         return number
-    st.warning(f"step={raw!r} in the link is not a step number from 1 to {len(STEPS)}; opening step 1.")
+    st.warning(escape(f"step={raw!r} in the link is not a step number from 1 to {len(STEPS)}; opening step 1."))
     st.query_params[STEP_PARAMETER] = "1"
     return 1
 

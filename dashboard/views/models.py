@@ -9,14 +9,15 @@ import segno
 import streamlit as st
 
 from core import classroom
-from core.charts import LossCurve, smoothing_for
+from core.loss_curve import LossCurve, smoothing_for
 from core.drawn_digits import LEADERBOARD_DIGITS, drawn_accuracy
 from core.explain import first_layer_weights
 from core.handwriting import ClassDigits, count_text
-from core.models import PRESETS, describe_network, describe_training
+from core.models import LIMITS, PRESETS, describe_network, describe_training
 from core.store import ModelStore, StoreError
 from dashboard import caches, figures, session
 from dashboard.explain_blocks import weights_grid_html
+from dashboard.plain_text import escape
 
 MESSAGE = "models_message"  # (kind, text) left by the last rename or delete
 WEIGHT_COLUMNS = 16  # the lecture's 64 hidden units in 4 rows
@@ -32,12 +33,10 @@ QR_SCALE = 5  # pixels per QR module: a 33-module code is 165 px, readable by a 
 
 def rename(name):
     try:
-        new_name = ModelStore().rename(name, st.session_state[f"models_new_name_{name}"], **session.acting()).name
+        new_name = session.rename_model(name, st.session_state[f"models_new_name_{name}"])
     except (StoreError, OSError) as error:
         st.session_state[MESSAGE] = ("error", f"{error}.")
         return
-    if st.session_state.get(session.ACTIVE_MODEL) == name:
-        session.set_active_model(new_name)
     st.session_state[MESSAGE] = ("success", f"Renamed {name} to {new_name}.")
 
 
@@ -118,7 +117,7 @@ def with_drawn_accuracy(models: list) -> list:
 
 def ranking(column, title: str, rows: list[classroom.LeaderboardRow]) -> None:
     column.markdown(f"**{title}**")
-    column.table([{"place": place, "student": row.owner, "best model": row.model,
+    column.table([{"place": place, "student": escape(row.owner), "best model": escape(row.model),
                    "accuracy": f"{row.accuracy:.1%}", "models": row.models}
                   for place, row in enumerate(rows, 1)], hide_index=True)
 
@@ -148,12 +147,13 @@ def teacher_controls(models):
     try:
         rules = classroom.load_rules()
     except ValueError as error:
-        st.warning(f"{error}.")
+        st.warning(f"{escape(error)}.")
         rules = classroom.ClassRules()
     st.multiselect("Presets students may train (none: any network)", list(PRESETS),
                    default=list(rules.allowed_presets), key="models_allowed_presets")
-    st.number_input("Most epochs per run (0: no limit)", min_value=0, max_value=500,
-                    value=rules.max_epochs or 0, key="models_max_epochs")
+    most = LIMITS["epochs"].high  # a rule above every run's own limit limits nothing more: shown as that limit
+    st.number_input("Most epochs per run (0: no limit)", min_value=0, max_value=most,
+                    value=min(rules.max_epochs or 0, most), key="models_max_epochs")
     st.button("Save class rules", on_click=save_rules)
     owned = sum(1 for info in models if info.owner)
     sure = st.checkbox(f"Yes, delete the {owned} model(s) students saved", key="models_sure_clear")
@@ -167,10 +167,10 @@ def main():
     st.title("Models")
     listing = caches.saved_models()
     for file, why in listing.problems:
-        st.warning(f"{file} is skipped: {why}")
+        st.warning(escape(f"{file} is skipped: {why}"))
     kind, text = st.session_state.pop(MESSAGE, (None, None))
     if kind:
-        getattr(st, kind)(text)
+        getattr(st, kind)(escape(text))
     leaderboard()
     join_link()
     if session.teacher_unlocked():
@@ -205,15 +205,16 @@ def main():
     name = st.selectbox("Model", names, key="models_manage")
     info = next(info for info in listing.models if info.name == name)
     if info.owner:
-        st.caption(f"{name} belongs to {info.owner}: only {info.owner} or the teacher can rename or delete it.")
+        owner = escape(info.owner)
+        st.caption(f"{escape(name)} belongs to {owner}: only {owner} or the teacher can rename or delete it.")
     rename_column, delete_column, download_column = st.columns(3, vertical_alignment="bottom")
     rename_column.text_input("New name", value=name, key=f"models_new_name_{name}")
     rename_column.button("Rename", on_click=rename, args=(name,))
-    sure = delete_column.checkbox(f"Yes, delete {name}", key=f"models_sure_{name}")
+    sure = delete_column.checkbox(f"Yes, delete {escape(name)}", key=f"models_sure_{name}")
     delete_column.button("Delete", on_click=delete, args=(name,), disabled=not sure)
     download_column.download_button("Download .keras", data=info.path.read_bytes, file_name=f"{name}.keras",
                                     mime="application/octet-stream", on_click="ignore")
-    with st.expander(f"First-layer weights of {name}", key="models_weights", on_change="rerun") as weights:
+    with st.expander(f"First-layer weights of {escape(name)}", key="models_weights", on_change="rerun") as weights:
         if weights.open:  # loading a model starts TensorFlow: only when asked
             show_weights(info)
 
@@ -223,14 +224,15 @@ def show_weights(info) -> None:
     try:
         model = caches.load_model(info)
     except StoreError as error:
-        st.error(f"{error}. Pick another model.")
+        st.error(f"{escape(error)}. Pick another model.")
         return
     try:
         weights = first_layer_weights(model)  # (units, 28, 28)
     except ValueError:
-        st.info(f"First-layer weights are shown for MLPs, whose hidden units each weigh every pixel. {info.name} "
-                "is a CNN: its first layer is small 3×3 filters slid over the digit. The Evaluate page shows which "
-                "pixels drive its answers (Why this answer?), and the Draw page its feature maps.")
+        st.info(f"First-layer weights are shown for MLPs, whose hidden units each weigh every pixel. "
+                f"{escape(info.name)} is a CNN: its first layer is small 3×3 filters slid over the digit. The "
+                "Evaluate page shows which pixels drive its answers (Why this answer?), and the Draw page its "
+                "feature maps.")
         return
     st.caption(f"One picture per hidden unit ({len(weights)}): red pixels push the unit up, blue ones push it down.")
     st.html(weights_grid_html(weights, columns=WEIGHT_COLUMNS))

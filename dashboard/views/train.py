@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.lecture import memorize_five, untrained_probabilities
 from dashboard import caches, figures, session, train_form
+from dashboard.plain_text import escape
 from dashboard.training_view import live_view, results_view
 
 START_ERROR = "train_start_error"
@@ -35,12 +36,12 @@ try:
         st.info(f"This run will take **{caches.training_estimate(config, session.dataset()[1])}**, "
                 "from a few of its steps timed on this server.", icon=":material/timer:")
 except ValueError as error:
-    st.error(f"{error}.")
+    st.error(f"{escape(error)}.")
 start_column, stop_column, _ = st.columns([1, 1, 6])
 start_column.button("Start", type="primary", on_click=start, disabled=running)
 stop_column.button("Stop", on_click=lambda: session.job().stop(), disabled=not running)
 if st.session_state.get(START_ERROR):
-    st.error(st.session_state[START_ERROR])
+    st.error(escape(st.session_state[START_ERROR]))
 if running:
     live_view()
 elif session.job() is not None:

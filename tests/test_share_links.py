@@ -1,9 +1,10 @@
-"""core.sharing: a setup survives a trip through a link; bad links warn and fall back."""
+"""core.share_links and core.models naming: a setup survives a trip through a link; bad links warn and fall back."""
 
 import pytest
 
-from core.models import PRESETS, preset
-from core.sharing import default_model_name, format_units, from_query, parse_units, to_query
+from core.models import LIMITS, PRESETS, preset
+from core.models import default_model_name, format_units, parse_units
+from core.share_links import QUERY_FIELDS, from_query, to_query
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -34,12 +35,34 @@ def test_a_bad_value_is_named_and_the_preset_value_kept():
 
 @pytest.mark.parametrize("parameter, value", [
     ("epochs", "0"), ("epochs", "2.5"), ("batch_size", "-4"), ("lr", "nan"), ("lr", "100"),
-    ("activation", "swish"), ("augment", "maybe"), ("validation_split", "1.5"), ("seed", "x"),
+    ("activation", "swish"), ("augment", "maybe"), ("validation_split", "1.5"), ("seed", "x"), ("seed", "²"),
 ])
 def test_out_of_range_values_fall_back_with_a_warning(parameter, value):
     _, config, warnings = from_query({"preset": "lecture", parameter: value})
     assert config == preset("lecture")
     assert len(warnings) == 1 and warnings[0].startswith(f"{parameter}={value!r}")
+
+
+@pytest.mark.parametrize("parameter, value, problem, kept", [
+    ("validation_split", "0.9", "validation_split must be a number from 0 to 0.5, got 0.9", "0.0"),
+    ("dropout", "0.95", "dropout must be a number from 0 to 0.9, got 0.95", "0.0"),
+    ("lr", "1e-7", "learning_rate must be a number from 1e-05 to 10, got 1e-07", "0.5"),
+    ("seed", "3000000000", "seed must be a whole number from 0 to 2,147,483,647, got 3000000000", "0"),
+    ("seed", "9" * 5000, "seed must be a whole number from 0 to 2,147,483,647", "0"),
+])
+def test_a_value_outside_the_limits_is_named_not_changed(parameter, value, problem, kept):
+    """The Train form's widgets have the same limits: beyond them a value would break the page or change silently."""
+    _, config, warnings = from_query({"preset": "lecture", parameter: value})
+    assert config == preset("lecture")
+    assert warnings == [f"{parameter}={value!r} in the link: {problem}. Using the preset's {kept!r}."]
+
+
+@pytest.mark.parametrize("end", ["low", "high"])
+def test_every_value_at_the_limits_travels_in_a_link(end):
+    url_names = {field: name for name, field in QUERY_FIELDS.items()}
+    _, config, warnings = from_query({url_names[field]: str(getattr(limit, end)) for field, limit in LIMITS.items()})
+    assert warnings == []
+    assert all(getattr(config, field) == getattr(limit, end) for field, limit in LIMITS.items())
 
 
 def test_an_unknown_preset_falls_back_to_the_lecture():

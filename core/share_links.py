@@ -1,17 +1,16 @@
-"""Share a training setup as a link, and name the models it makes.
+"""Share a training setup as a link: a preset plus the fields that differ from it.
 
-A setup travels in a URL query string as a preset plus the fields that differ
-from it, e.g. ``?preset=lecture&lr=0.1&hidden=128,64``. Reading a link never
-fails: a value that cannot be used is reported in a warning that names the
+A setup travels in a URL query string, e.g. ``?preset=lecture&lr=0.1&hidden=128,64``.
+Reading a link never fails: a value that cannot be used, or lies outside the field's limits
+(core.models.LIMITS, the Train form's ranges too), is reported in a warning that names the
 field, and the preset's value is used instead.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Mapping
 
-from core.models import PRESETS, TrainConfig, preset
+from core.models import LIMITS, PRESETS, TrainConfig, format_units, parse_units, preset
 
 PRESET_PARAMETER = "preset"
 # URL name -> TrainConfig field; short names keep shared links readable.
@@ -32,20 +31,6 @@ QUERY_FIELDS = {
     "seed": "seed",
 }
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-
-
-def parse_units(text: str, what: str = "units") -> tuple[int, ...]:
-    """'256, 128' (commas, spaces or x between) -> (256, 128); '' -> ()."""
-    text = str(text).strip()
-    # Numbers with one separator between each two: "64,x" or "64,,128" is a typo, not (64,) or (64, 128).
-    if text and not re.fullmatch(r"\d+(\s*(?:,|x|\s)\s*\d+)*", text):
-        raise ValueError(f"{what}: {text!r} is not a list of whole numbers; write them like 256, 128")
-    return tuple(int(part) for part in re.findall(r"\d+", text))
-
-
-def format_units(units: tuple[int, ...], separator: str = ", ") -> str:
-    """(256, 128) -> '256, 128'."""
-    return separator.join(str(unit) for unit in units)
 
 
 def to_query(preset_name: str, config: TrainConfig) -> dict[str, str]:
@@ -83,19 +68,6 @@ def from_query(params: Mapping[str, str]) -> tuple[str, TrainConfig, list[str]]:
     return name, config, warnings
 
 
-def default_model_name(config: TrainConfig) -> str:
-    """A readable name for a trained model: the preset's name if it is one, else a summary.
-
-    e.g. 'lecture', or 'mlp-128x64-relu-adam-3ep'; ModelStore.unique_name adds -2, -3... if taken.
-    """
-    for name in PRESETS:
-        if preset(name) == config:
-            return name
-    units = config.hidden_units if config.architecture == "mlp" else config.conv_filters
-    shape = format_units(units, "x") or "linear"
-    return f"{config.architecture}-{shape}-{config.activation}-{config.optimizer}-{config.epochs}ep"
-
-
 def _parse(field: str, raw: str):
     kind = type(getattr(TrainConfig(), field))
     if kind is tuple:
@@ -105,9 +77,13 @@ def _parse(field: str, raw: str):
             raise ValueError(f"{field} must be true or false")
         return raw.lower() in _TRUE
     if kind is int:
-        if not raw.strip().isdigit():
+        if not raw.strip().isdecimal():
             raise ValueError(f"{field} must be a whole number")
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:  # over 4,300 digits, which Python refuses to convert: far beyond the field's limits
+            low, high = LIMITS[field]
+            raise ValueError(f"{field} must be a whole number from {low} to {high:,}") from None
     if kind is float:
         try:
             return float(raw)
