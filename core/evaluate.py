@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.data import MnistData
-from core.predict import predict_proba
+from core.predict import accuracy, predict_proba
 from core.store import ModelInfo
 from core.training import evaluate_accuracy, train_accuracy_sample
 
@@ -48,7 +48,7 @@ def evaluate(model, data: MnistData, measure_train: bool = True) -> Evaluation:
     precision, recall = precision_recall(confusion)
     return Evaluation(
         train_accuracy=train_accuracy(model, data) if measure_train else None,
-        test_accuracy=float(np.trace(confusion) / confusion.sum()),
+        test_accuracy=accuracy(probabilities, data.y_test),
         test_probabilities=probabilities, confusion=confusion, precision=precision, recall=recall,
     )
 

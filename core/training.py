@@ -20,7 +20,7 @@ import numpy as np
 
 from core.data import MnistData
 from core.models import TrainConfig, build_model
-from core.predict import predict_logits, softmax
+from core.predict import accuracy, predict_logits, softmax
 
 CHUNK_SECONDS = 0.15  # target wall time of one compiled chunk of steps
 MAX_CHUNK_STEPS = 256
@@ -218,7 +218,7 @@ def train(
 
 def evaluate_accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of (N, 28, 28) uint8 digits whose highest logit is the label."""
-    return float(np.mean(predict_logits(model, images).argmax(axis=1) == labels))
+    return accuracy(predict_logits(model, images), labels)
 
 
 def step_counts(config: TrainConfig, train_digits: int) -> tuple[int, int]:
@@ -477,14 +477,14 @@ def _first_layer_weights(config: TrainConfig, model) -> np.ndarray | None:
     return first_layer_weights(model) if config.architecture == "mlp" else None
 
 
-def _epoch_record(model, epoch, losses, accuracy, val_images, val_labels) -> EpochRecord:
-    record = EpochRecord(epoch=epoch, train_loss=float(np.mean(losses)), train_accuracy=float(accuracy))
+def _epoch_record(model, epoch, losses, train_accuracy, val_images, val_labels) -> EpochRecord:
+    record = EpochRecord(epoch=epoch, train_loss=float(np.mean(losses)), train_accuracy=float(train_accuracy))
     if len(val_images) == 0:
         return record
     logits = predict_logits(model, val_images)
     probabilities = softmax(logits)[np.arange(len(val_labels)), val_labels]
     val_loss = float(-np.mean(np.log(np.maximum(probabilities, 1e-12))))
-    val_accuracy = float(np.mean(logits.argmax(axis=1) == val_labels))
+    val_accuracy = accuracy(logits, val_labels)
     return replace(record, val_loss=val_loss, val_accuracy=val_accuracy)
 
 
