@@ -229,12 +229,15 @@ def _read_drawing(path: Path) -> Drawing | None:
 
     try:
         with Image.open(path) as picture:
+            if picture.size != (IMAGE_SIDE, IMAGE_SIDE):  # from the header: a crafted huge picture is never decoded
+                return None
             picture.load()
             text = getattr(picture, "text", {})
             pixels = np.asarray(picture)
             drawing = Drawing(path.stem, _checked_image(pixels), _checked_label(int(text["label"])),
                               check_student_name(text.get("student", "")))
-    except (OSError, SyntaxError, KeyError, ValueError):  # PIL raises SyntaxError for some broken PNGs
+    # PIL raises SyntaxError for some broken PNGs, and DecompressionBombError for one declaring a huge size.
+    except (OSError, SyntaxError, KeyError, ValueError, Image.DecompressionBombError):
         return None
     with _read_lock:
         _read[key] = drawing

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 
@@ -83,8 +86,14 @@ def test_unreadable_files_and_saves_in_progress_are_skipped(tmp_path):
     (tmp_path / "00000000000000000001-broken.png").write_bytes(b"not a png")
     (tmp_path / ".in-progress.png").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("the teacher's notes")
+    # A PNG declaring 40,000 x 40,000 pixels (a few hundred bytes): skipped from its header, never decoded.
+    header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 0, 0, 0, 0)
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    (tmp_path / "00000000000000000002-huge.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(64))) + chunk(b"IEND", b""))
     drawings = store.load()
-    assert drawings.labels.tolist() == [3] and drawings.skipped == ("00000000000000000001-broken.png",)
+    assert drawings.labels.tolist() == [3]
+    assert drawings.skipped == ("00000000000000000001-broken.png", "00000000000000000002-huge.png")
     assert ClassDigits(tmp_path / "missing").load().images.shape == (0, 28, 28)
 
 
