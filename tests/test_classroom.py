@@ -70,9 +70,11 @@ def test_rules_round_trip_beside_the_models(private_models_dir):
     assert ModelStore().list().models == []  # the rules file is not a model
 
 
-def test_a_damaged_rules_file_is_named(private_models_dir):
+@pytest.mark.parametrize("text", [json.dumps({"allowed_presets": ["lecture"]}), "[" * 100_000 + "]" * 100_000],
+                         ids=["a field missing", "nested too deep"])
+def test_a_damaged_rules_file_is_named(private_models_dir, text):
     private_models_dir.mkdir()
-    (private_models_dir / classroom.RULES_FILE).write_text(json.dumps({"allowed_presets": ["lecture"]}))
+    (private_models_dir / classroom.RULES_FILE).write_text(text)
     with pytest.raises(ValueError, match=f"{classroom.RULES_FILE} are damaged"):
         classroom.load_rules()
 
