@@ -6,7 +6,8 @@ on random digits, and scales them up to the whole run. What changes speed is the
 not its learning rate, seed or number of epochs: one calibration per shape (``speed_key``) and
 process is kept, so asking again for the same network is free. A calibration costs about the
 time it takes to compile the network's step function (0.2 s for the lecture's MLP, 1-2 s for a
-CNN) plus 0.5 s of steps; it runs on the caller's thread and competes with any training there.
+CNN) plus 0.5 s of steps; ``calibrate`` runs it on the caller's thread (the CLI, the benches),
+``server_calibrator().calibrate`` in a child process (the dashboard's server, see ChildCalibrator).
 
     seconds = estimate_seconds(preset("cnn"), train_digits=60_000, test_digits=10_000)
     format_estimate(seconds)  # 'about 2 min here'
@@ -14,9 +15,16 @@ CNN) plus 0.5 s of steps; it runs on the caller's thread and competes with any t
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +36,11 @@ from core.training import compile_training, evaluate_accuracy, step_counts, trai
 WARM_SECONDS = 0.5
 FIRST_CHUNK_STEPS = 2  # the call that traces and compiles the step function
 PREDICT_DIGITS = 1000  # one batch of core.predict: timed once cold (tracing) and once warm
+# The dashboard's child process that calibrates runs at this lower CPU priority, like the training workers
+# (core.scheduler.WORKER_NICENESS): a drawing's answer comes first.
+CALIBRATION_NICENESS = 10
+_CHILD_CODE = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); "
+               "from core.estimate import _serve_calibrations; _serve_calibrations()")
 
 
 @dataclass(frozen=True)
@@ -68,20 +81,103 @@ def calibrate(config: TrainConfig) -> Calibration:
         return _calibrations[key]
 
 
-def estimate_seconds(config: TrainConfig, train_digits: int, test_digits: int) -> float:
+def estimate_seconds(config: TrainConfig, train_digits: int, test_digits: int,
+                     calibration: Calibration | None = None) -> float:
     """Expected wall seconds of ``train(config, data)`` here, for data with that many digits.
 
     Counts what ``train`` does: build and compile, every gradient step, the validation digits
     after each epoch, then the training-accuracy sample and the test digits.
+    calibration : the config's Calibration if the caller has one (ChildCalibrator's); else ``calibrate(config)``.
     Raises ValueError for a bad config, or when not one batch fits in ``train_digits``.
     """
     config.validate()
     steps_per_epoch, held_out = step_counts(config, train_digits)
-    calibration = calibrate(config)
+    calibration = calibration or calibrate(config)
     predicted = config.epochs * held_out + len(train_accuracy_sample(train_digits - held_out)) + test_digits
     return (calibration.build_seconds + calibration.compile_seconds
             + config.epochs * steps_per_epoch * calibration.step_seconds
             + calibration.predict_compile_seconds + predicted * calibration.predict_seconds_per_digit)
+
+
+class ChildCalibrator:
+    """Calibrations measured in one long-lived child process, kept per network shape.
+
+    A calibration compiles TensorFlow functions and runs them on every core for a few seconds. In the
+    dashboard's server that held the interpreter every other session waits for: in a 10-student class
+    (bench/classroom.py), the first Train page's calibration took 5.3 s of the server's CPU, more than all
+    the drawings' answers together. The child runs at CALIBRATION_NICENESS, keeps TensorFlow warm between
+    shapes, and ends when its parent does (end of file on its input).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()  # one question at a time on the pipe
+        self._process: subprocess.Popen | None = None
+        self._kept: dict[tuple, Calibration] = {}
+
+    def calibrate(self, config: TrainConfig) -> Calibration:
+        """The Calibration of ``config``'s network shape, measured in the child on first use, then kept.
+
+        Raises ValueError for a bad config, RuntimeError when the child cannot answer (started again once).
+        """
+        config.validate()
+        key = speed_key(config)
+        with self._lock:
+            if key not in self._kept:
+                self._kept[key] = self._ask(config)
+            return self._kept[key]
+
+    def pid(self) -> int | None:
+        """The child's process id; None before the first question."""
+        return self._process.pid if self._process is not None else None
+
+    def _ask(self, config: TrainConfig) -> Calibration:
+        for _ in range(2):  # a child that died since the last question (killed, out of memory) is started again
+            if self._process is None or self._process.poll() is not None:
+                self._process = subprocess.Popen([sys.executable, "-c", _CHILD_CODE], stdin=subprocess.PIPE,
+                                                 stdout=subprocess.PIPE, text=True)
+            try:
+                self._process.stdin.write(json.dumps(config.to_dict()) + "\n")
+                self._process.stdin.flush()
+                answer = self._process.stdout.readline()
+            except OSError:  # the pipe broke: the child is gone
+                answer = ""
+            if answer:
+                values = json.loads(answer)
+                if "error" in values:
+                    raise ValueError(values["error"])
+                return Calibration(**values)
+            self._process.kill()
+            self._process.wait()
+        raise RuntimeError("the process that times training steps ended before it answered")
+
+
+_server_calibrator: ChildCalibrator | None = None
+_server_calibrator_lock = threading.Lock()
+
+
+def server_calibrator() -> ChildCalibrator:
+    """The process-wide ChildCalibrator the dashboard's pages share."""
+    global _server_calibrator
+    with _server_calibrator_lock:
+        if _server_calibrator is None:
+            _server_calibrator = ChildCalibrator()
+        return _server_calibrator
+
+
+def _serve_calibrations() -> None:
+    """The child of ChildCalibrator: one TrainConfig as JSON per input line, its Calibration as JSON per
+    output line (or {"error": why}), until the parent closes the input."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the server's terminal; its end ends this
+    os.nice(CALIBRATION_NICENESS)
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # whatever a library prints cannot garble an answer
+    for line in sys.stdin:
+        try:
+            answer = dataclasses.asdict(calibrate(TrainConfig.from_dict(json.loads(line))))
+        except ValueError as error:
+            answer = {"error": str(error)}
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
 
 
 def format_estimate(seconds: float) -> str:

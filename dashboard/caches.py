@@ -167,15 +167,20 @@ def _mtime(info: ModelInfo) -> int:
 def training_estimate(config: TrainConfig, data: MnistData) -> str:
     """'about 4 min here': how long ``config`` will train on ``data`` on this server (core.estimate).
 
-    The first call for a network shape times a few of its steps (0.5-2 s, once per server); raises ValueError
-    for a config that cannot train.
+    The first call for a network shape times a few of its steps in the server's calibration process
+    (core.estimate.server_calibrator: a few seconds, once per server and shape); raises ValueError for a
+    config that cannot train. When that process cannot answer, says so instead of a time.
     """
-    return _training_estimate(json.dumps(config.to_dict(), sort_keys=True), len(data.x_train), len(data.x_test))
+    try:
+        return _training_estimate(json.dumps(config.to_dict(), sort_keys=True), len(data.x_train), len(data.x_test))
+    except RuntimeError as error:
+        return f"an unknown time ({error})"
 
 
 @st.cache_resource(max_entries=64, show_spinner="Timing a few training steps on this machine...")
 def _training_estimate(config_json: str, train_digits: int, test_digits: int) -> str:
-    from core.estimate import estimate_seconds, format_estimate
+    from core.estimate import estimate_seconds, format_estimate, server_calibrator
 
     config = TrainConfig.from_dict(json.loads(config_json))
-    return format_estimate(estimate_seconds(config, train_digits, test_digits))
+    calibration = server_calibrator().calibrate(config)
+    return format_estimate(estimate_seconds(config, train_digits, test_digits, calibration))

@@ -4,6 +4,7 @@ go to conftest.FakeScheduler, which publishes the Progress each test scripts."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -175,3 +176,12 @@ def test_the_live_chart_stays_small_however_long_the_run():
     assert len(raw.x) <= 2000 and len(smoothed.x) <= 2000
     assert list(validation.x) == [1875, 3750] and validation.yaxis == "y2"
     assert len(figure.layout.shapes) == epochs - 1  # a line after every epoch but the last
+
+
+def test_before_start_the_page_says_how_long_the_run_will_take_timed_outside_the_server(tiny_npz):
+    from core.estimate import server_calibrator
+
+    at = train_page()
+    estimate = [message.value for message in at.info if message.value.startswith("This run will take")]
+    assert estimate and re.search(r"\*\*about \d+(\.\d)? (s|min|h) here\*\*", estimate[0]), estimate
+    assert server_calibrator().pid() not in (None, os.getpid())  # timed in the calibration process

@@ -3,6 +3,8 @@ figure, so bench/train_speed.py (lecture) and bench/cnn_speed.py (cnn, quick-cnn
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from core.estimate import calibrate, estimate_seconds, format_estimate, speed_key
@@ -51,3 +53,20 @@ def test_a_batch_larger_than_the_digits_is_a_value_error():
 ])
 def test_format_estimate(seconds, text):
     assert format_estimate(seconds) == text
+
+
+def test_the_servers_calibrations_run_in_a_niced_child_once_per_shape_and_survive_its_death():
+    import psutil
+
+    from core.estimate import CALIBRATION_NICENESS, ChildCalibrator
+
+    calibrator = ChildCalibrator()
+    config = preset("lecture")
+    first = calibrator.calibrate(config)
+    child = psutil.Process(calibrator.pid())
+    assert child.pid != os.getpid() and child.nice() == CALIBRATION_NICENESS
+    assert calibrator.calibrate(config.replace(epochs=9, seed=4)) is first  # same shape: kept, not asked again
+    child.kill()
+    child.wait(30)
+    again = calibrator.calibrate(config.replace(batch_size=64))  # a new shape: a new child answers
+    assert calibrator.pid() != child.pid and again.step_seconds > 0
