@@ -4,6 +4,7 @@ figure, so bench/train_speed.py (lecture) and bench/cnn_speed.py (cnn, quick-cnn
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -66,6 +67,12 @@ def test_the_servers_calibrations_run_in_a_niced_child_once_per_shape_and_surviv
     child = psutil.Process(calibrator.pid())
     assert child.pid != os.getpid() and child.nice() == CALIBRATION_NICENESS
     assert calibrator.calibrate(config.replace(epochs=9, seed=4)) is first  # same shape: kept, not asked again
+    with calibrator._lock:  # as while another shape is being timed: a kept one still answers
+        answers = []
+        asking = threading.Thread(target=lambda: answers.append(calibrator.calibrate(config.replace(epochs=2))))
+        asking.start()
+        asking.join(60)  # a safety net: without the kept answer this waits for the lock
+    assert answers == [first]
     child.kill()
     child.wait(30)
     again = calibrator.calibrate(config.replace(batch_size=64))  # a new shape: a new child answers
