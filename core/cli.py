@@ -13,8 +13,7 @@ import warnings
 import numpy as np
 
 from core.data import DataError, load_mnist
-from core.models import ACTIVATIONS, OPTIMIZERS, PRESETS, TrainConfig, describe, preset
-from core.models import parse_units
+from core.models import ACTIVATIONS, OPTIMIZERS, PRESETS, TrainConfig, describe, parse_units, preset
 from core.store import ModelStore, StoreError
 from core.training import TrainingDiverged
 
