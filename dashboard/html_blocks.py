@@ -1,8 +1,10 @@
-"""The Digits page's pictures as plain HTML blocks, so the first page appears at once.
+"""Pictures and code as plain HTML blocks, so the first pages appear at once.
 
 One HTML block is one message to the browser: no image request per digit and
 no charting library to load. Each digit travels as a tiny inline PNG (28x28,
-a few hundred bytes) that the browser enlarges with sharp pixels.
+a few hundred bytes) that the browser enlarges with sharp pixels. Code is a
+plain ``<pre>`` too: ``st.code`` makes the browser fetch and run a syntax
+highlighter before it paints the page, 0.3 s on a cold 2-core machine.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import base64
 import html
 import io
-from typing import Sequence
+import keyword
+import tokenize
+from typing import Literal, Sequence
 
 import numpy as np
 from PIL import Image
@@ -66,3 +70,49 @@ def bar_chart_html(counts: Sequence[int], labels: Sequence[str], height: int = 1
         for count, label in zip(counts, labels)
     )
     return f'<div style="display:flex;gap:6px;align-items:flex-end;height:{height + 40}px">{bars}</div>'
+
+
+# GitHub's light palette, readable on the theme's white and on the code block's grey.
+CODE_COLOURS = {"keyword": "#cf222e", "string": "#0a3069", "comment": "#6e7781", "number": "#0550ae",
+                "call": "#8250df"}
+CODE_STYLE = ("background:#f3f5f8;border-radius:0.5rem;padding:0.75rem 1rem;margin:0;font-size:0.875rem;"
+              "line-height:1.6;white-space:pre-wrap;overflow-wrap:anywhere")
+
+
+def code_html(text: str, language: Literal["python"] | None = None) -> str:
+    """A code block like ``st.code``'s: ``language="python"`` colours keywords, strings, numbers, comments
+    and called names; None shows printed output as it is. Long lines wrap."""
+    body = _python_html(text) if language == "python" else html.escape(text)
+    return (f'<pre class="code-block" data-language="{language or "text"}" style="{CODE_STYLE}">'
+            f"<code>{body}</code></pre>")
+
+
+def _python_html(text: str) -> str:
+    """``text`` HTML-escaped, with its Python tokens coloured; plain if it does not tokenize."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):  # an unclosed bracket or string, a bad indent
+        return html.escape(text)
+    line_starts = [0]
+    for line in text.splitlines(keepends=True):
+        line_starts.append(line_starts[-1] + len(line))
+    offset = lambda row, column: line_starts[row - 1] + column  # noqa: E731  (tokenize's rows count from 1)
+    pieces, written = [], 0
+    for index, token in enumerate(tokens):
+        kind = _token_kind(token, tokens[index + 1] if index + 1 < len(tokens) else None)
+        if kind is None:
+            continue
+        start, end = offset(*token.start), offset(*token.end)
+        pieces.append(html.escape(text[written:start]))
+        pieces.append(f'<span style="color:{CODE_COLOURS[kind]}">{html.escape(text[start:end])}</span>')
+        written = end
+    pieces.append(html.escape(text[written:]))
+    return "".join(pieces)
+
+
+def _token_kind(token: tokenize.TokenInfo, following: tokenize.TokenInfo | None) -> str | None:
+    if token.type == tokenize.NAME and keyword.iskeyword(token.string):
+        return "keyword"
+    if token.type == tokenize.NAME and following is not None and following.string == "(":
+        return "call"
+    return {tokenize.STRING: "string", tokenize.NUMBER: "number", tokenize.COMMENT: "comment"}.get(token.type)

@@ -5,6 +5,7 @@ and a fake training scheduler for the pages' tests (FakeScheduler)."""
 from __future__ import annotations
 
 import dataclasses
+import html as htmllib  # the name html is this module's helper for a page's st.html blocks
 import io
 import json
 import os
@@ -327,6 +328,13 @@ def texts(elements) -> list[str]:
 def html(at: AppTest) -> str:
     """Every st.html block of the page, joined."""
     return " ".join(block.value for block in at.get("html"))
+
+
+def code_blocks(at: AppTest) -> list[tuple[str, str]]:
+    """The page's code blocks (dashboard.html_blocks.code_html), in order: (language, the text shown)."""
+    found = re.findall(r'<pre class="code-block" data-language="(\w+)"[^>]*><code>(.*?)</code></pre>', html(at),
+                       flags=re.DOTALL)
+    return [(language, htmllib.unescape(re.sub(r"<[^>]+>", "", body))) for language, body in found]
 
 
 def app_in_a_fresh_interpreter(lines: str) -> list:

@@ -46,11 +46,18 @@ def rankings(at: AppTest) -> tuple:
     return test, drawn
 
 
+def name_popover_label(at: AppTest) -> str:
+    """The sidebar's name box is folded into a popover whose label shows the name."""
+    return next(block.proto.popover.label for block in at.sidebar.children.values() if block.type == "popover")
+
+
 def test_the_name_comes_from_the_url_and_goes_back_to_it(tiny_npz):
     at = open_models(name="Ada")
     assert at.sidebar.text_input(key="sidebar_name").value == "Ada"
+    assert name_popover_label(at) == "Your name: Ada"
     at.sidebar.text_input(key="sidebar_name").set_value("Bob").run()
     assert at.query_params["name"] == "Bob"
+    assert name_popover_label(at) == "Your name: Bob" and at.session_state["sidebar_name_popover"] is False
     at.sidebar.text_input(key="sidebar_name").set_value("<b>").run()
     assert plain_text.escape("'<b>' is not a usable name") in at.sidebar.error[0].value
     assert at.query_params["name"] == "Bob"

@@ -68,6 +68,8 @@ def markdown_texts(at) -> list[str]:
                 found.append(value)
         if type(node).__name__ == "Expander":
             found.append(node.label)
+        if getattr(node, "type", None) == "popover":
+            found.append(node.proto.popover.label)
         for child in getattr(node, "children", {}).values():
             walk(child)
 
@@ -168,6 +170,14 @@ def test_a_model_and_owner_name_are_shown_as_typed(tiny_npz, tiny_result, page):
         assert_shown_as_typed(text, OWNER)
     picker = at.selectbox(key=f"{page}_manage" if page == "models" else f"{page}_model")
     assert picker.options == [MODEL_NAME]  # select-box options are plain text: shown as they are
+
+
+def test_a_students_name_is_shown_as_typed_on_its_popover(tiny_npz):
+    at = open_page("lecture")
+    at.sidebar.text_input(key="sidebar_name").set_value("1. _Ada_ 'x'-y").run()
+    labels = [text for text in markdown_texts(at) if text.startswith("Your name: ")]
+    assert len(labels) == 1
+    assert_shown_as_typed(labels[0], "Your name: 1. _Ada_ 'x'-y")
 
 
 def test_an_error_quoting_a_typed_name_shows_it_as_typed(tiny_npz, saved_model):

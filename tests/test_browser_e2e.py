@@ -63,6 +63,25 @@ def test_the_lecture_steps_forward_with_next(app, page):
     assert "step=4" in page.url  # the address bar holds the step
 
 
+def test_the_step_list_and_the_name_box_open_from_their_popovers_and_fold_away(app, page):
+    open_page(page, app, "")
+    page.get_by_role("button", name="Step 1 of 15").click()
+    page.get_by_text("6. One-hot labels", exact=True).click()
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"] h2')?.innerText.startsWith('6.')",
+                           timeout=60_000)
+    wait_until_idle(page)
+    assert "step=6" in page.url
+    page.get_by_text("7. The network", exact=True).wait_for(state="hidden", timeout=60_000)  # the list folded away
+    page.get_by_role("button", name="Your name").click()
+    name_box = page.get_by_role("textbox", name="Your name")
+    name_box.fill("Ada")
+    name_box.press("Enter")
+    page.get_by_role("button", name="Your name: Ada").wait_for(timeout=60_000)
+    name_box.wait_for(state="hidden", timeout=60_000)
+    assert "name=Ada" in page.url and "step=6" in page.url
+    assert_no_error(page)
+
+
 def test_train_one_epoch_shows_chart_and_accuracy(app, page):
     open_page(page, app, "train", "?preset=lecture&epochs=1")
     page.get_by_role("button", name="Start", exact=True).click()

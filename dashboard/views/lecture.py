@@ -21,11 +21,12 @@ from core.models import describe, preset
 from core.predict import predict_logits, predict_proba, softmax
 from core.store import StoreError
 from dashboard import caches, figures, session, training_view
-from dashboard.html_blocks import gallery_html, pixel_table_html, png_data_uri
+from dashboard.html_blocks import code_html, gallery_html, pixel_table_html, png_data_uri
 from dashboard.plain_text import escape
 
 STEP_PARAMETER = "step"  # ?step=12 in the address bar: 1-based, as the steps are numbered on the page
 JUMP = "lecture_jump"  # the step list's widget key
+STEP_LIST = "lecture_step_list"  # the popover that holds it: open or folded
 PRESENTING = "lecture_presenting"
 RESEED = "lecture_reseed"  # seed of the network re-initialized in the re-initialize step
 START_ERROR = "lecture_start_error"  # why the 5-epoch run could not start
@@ -36,7 +37,7 @@ Network = Literal["untrained", "trained"]
 PRESENTING_CSS = """<style>
 [data-testid="stMain"] [data-testid="stMarkdown"] :is(p, li, td, th) {font-size: 1.6rem; line-height: 1.5}
 [data-testid="stMain"] [data-testid="stCaptionContainer"] p {font-size: 1.3rem}
-[data-testid="stMain"] [data-testid="stCode"] :is(pre, code) {font-size: 1.35rem !important}
+[data-testid="stMain"] pre.code-block {font-size: 1.35rem !important}
 [data-testid="stMain"] h1 {font-size: 3.4rem}
 [data-testid="stMain"] h2 {font-size: 2.6rem}
 [data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 3.2rem}
@@ -79,7 +80,7 @@ def load(data: MnistData) -> None:
     st.markdown(f"The digits in use: **{escape(data.description)}**. Each is 28×28 pixels, each pixel a grey value "
                 "from 0 (paper) to 255 (ink).")
     shapes, digit = st.columns([2, 1])
-    shapes.code(f"{data.x_train.shape}\n{data.x_test.shape}", language=None)
+    shapes.html(code_html(f"{data.x_train.shape}\n{data.x_test.shape}"))
     shapes.caption("Images × rows × columns, for the training set and then the test set.")
     digit.html(first_digit_html(data, 168))
 
@@ -97,14 +98,13 @@ def grid(data: MnistData) -> None:
     pictures, printed = st.columns([3, 2])
     pictures.html(gallery_html(images, [""] * len(images), columns=side, size=72))
     printed.caption("The labels that come with them:")
-    printed.code(np.array2string(labels.reshape(side, side) if len(labels) == side * side else labels),
-                 language=None)
+    printed.html(code_html(np.array2string(labels.reshape(side, side) if len(labels) == side * side else labels)))
 
 
 def flatten(data: MnistData) -> None:
     flat = flatten_images(data.x_train)  # (N, 784): a view, nothing is copied
     st.markdown("The network takes a list of 784 numbers, not a square: the 28 rows are laid end to end.")
-    st.code(f"{flat.shape}\n{flatten_images(data.x_test).shape}", language=None)
+    st.html(code_html(f"{flat.shape}\n{flatten_images(data.x_test).shape}"))
     square, strip = st.columns([1, 4])
     square.html(first_digit_html(data, 112))
     strip.caption(f"The same digit as one strip of {flat.shape[1]} pixels: row 0, then row 1, ... then row 27.")
@@ -124,9 +124,9 @@ def normalize(data: MnistData) -> None:
     row = int(np.argmax((digit > 0).sum(axis=1)))  # the row with the most ink shows the most
     after = (digit[row].astype(np.float32) - low) / (high - low)
     st.caption(f"Row {row} of X_train[0], before (0-255):")
-    st.code(np.array2string(digit[row], max_line_width=200), language=None)
+    st.html(code_html(np.array2string(digit[row], max_line_width=200)))
     st.caption("and after (0-1):")
-    st.code(np.array2string(after, precision=3, max_line_width=200), language=None)
+    st.html(code_html(np.array2string(after, precision=3, max_line_width=200)))
     if np.allclose(after, normalize_images(digit[row])):
         st.caption(f"With L = {low} and H = {high} this is dividing by 255, which is what this app does "
                    "(core.data.normalize_images) for every digit.")
@@ -139,7 +139,7 @@ def one_hot_labels(data: MnistData) -> None:
     labels = data.y_train[:5]
     st.markdown("The network answers with 10 numbers, one per digit, so each label becomes 10 numbers: "
                 "a 1 in the label's place and 0 everywhere else.")
-    st.code(f"Initial labels:\n{labels}\n1-hot representation:\n{one_hot(labels)}", language=None)
+    st.html(code_html(f"Initial labels:\n{labels}\n1-hot representation:\n{one_hot(labels)}"))
 
 
 def network_diagram(shapes: list[tuple[str, tuple[int, ...]]], activation: str) -> str:
@@ -380,8 +380,17 @@ def go(number: int) -> None:
     st.query_params[STEP_PARAMETER] = str(number)
 
 
+def jump() -> None:
+    """A step chosen in the list: go there and fold the list away."""
+    go(st.session_state[JUMP])
+    st.session_state[STEP_LIST] = False
+
+
 def navigation(number: int, where: Literal["top", "bottom"]) -> None:
-    """Previous and Next; at the top also the list of steps, and arrow keys for a presenter's clicker."""
+    """Previous and Next; at the top also the list of steps, and arrow keys for a presenter's clicker.
+
+    The list is a popover of choices, not a select box: the browser fetches a select box's code before it
+    paints a page that shows one (0.2-0.3 s on a cold 2-core machine), and a popover's content only when opened."""
     previous, middle, following = st.columns([1, 4, 1], vertical_alignment="center")
     top = where == "top"
     previous.button("Previous", key=f"lecture_previous_{where}", on_click=go, args=(number - 1,),
@@ -391,9 +400,10 @@ def navigation(number: int, where: Literal["top", "bottom"]) -> None:
                      icon=":material/arrow_forward:", icon_position="right")
     if top:
         st.session_state[JUMP] = number
-        middle.selectbox("Step", range(1, len(STEPS) + 1), key=JUMP, label_visibility="collapsed",
-                         format_func=lambda step: f"Step {step} of {len(STEPS)}: {STEPS[step - 1].title}",
-                         on_change=lambda: go(st.session_state[JUMP]))
+        with middle.popover(f"Step {number} of {len(STEPS)}: {STEPS[number - 1].title}", key=STEP_LIST,
+                            on_change="rerun", width="stretch", icon=":material/list:"):
+            st.radio("Step", range(1, len(STEPS) + 1), key=JUMP, label_visibility="collapsed",
+                     format_func=lambda step: f"{step}. {STEPS[step - 1].title}", on_change=jump)
 
 
 title, presenting = st.columns([4, 1], vertical_alignment="bottom")
@@ -405,7 +415,7 @@ current = step_from_link()
 navigation(current, "top")
 step = STEPS[current - 1]
 st.header(f"{current}. {step.title}", anchor=False)
-st.code(step.code, language="python", wrap_lines=True)
+st.html(code_html(step.code, "python"))
 step.render(digits)
 st.divider()
 navigation(current, "bottom")
