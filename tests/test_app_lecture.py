@@ -169,10 +169,18 @@ def test_presenting_enlarges_the_type(tiny_npz):
     at = lecture_page()
     styles = lambda at: [block.value for block in at.get("html") if block.value.startswith("<style>")]  # noqa: E731
     assert styles(at) == []
-    at.toggle(key="lecture_presenting").set_value(True).run()
+    presenting = lambda at: at.button(key="lecture_presenting_button")  # noqa: E731
+    assert presenting(at).proto.type == "secondary"
+    presenting(at).click().run()
     assert len(styles(at)) == 1 and "font-size" in styles(at)[0]
+    assert presenting(at).proto.type == "primary"  # filled while on
     step_button(at, "Next").click().run()  # it stays on from step to step
     assert len(styles(at)) == 1
+    at.switch_page("views/digits.py").run()
+    at.switch_page("views/lecture.py").run()  # and from page to page
+    assert len(styles(at)) == 1
+    presenting(at).click().run()
+    assert styles(at) == [] and presenting(at).proto.type == "secondary"
 
 
 def test_the_first_step_never_imports_tensorflow(tiny_npz):

@@ -27,7 +27,7 @@ from dashboard.plain_text import escape
 STEP_PARAMETER = "step"  # ?step=12 in the address bar: 1-based, as the steps are numbered on the page
 JUMP = "lecture_jump"  # the step list's widget key
 STEP_LIST = "lecture_step_list"  # the popover that holds it: open or folded
-PRESENTING = "lecture_presenting"
+PRESENTING = "lecture_presenting"  # True while the type is enlarged; kept from page to page
 RESEED = "lecture_reseed"  # seed of the network re-initialized in the re-initialize step
 START_ERROR = "lecture_start_error"  # why the 5-epoch run could not start
 MEMO = "lecture_memo"  # results of the TensorFlow steps, so Previous/Next come back to them at once
@@ -408,7 +408,13 @@ def navigation(number: int, where: Literal["top", "bottom"]) -> None:
 
 title, presenting = st.columns([4, 1], vertical_alignment="bottom")
 title.title("Lecture")
-if presenting.toggle("Presenting", key=PRESENTING, persist_state="session", help="Larger type for a projector"):
+# A button, not a toggle: the page already loads a button's code for Previous and Next, while a toggle's (seven
+# more files) would hold the first paint. Filled while on.
+on = st.session_state.get(PRESENTING, False)
+presenting.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
+                  icon=":material/co_present:", on_click=lambda: st.session_state.update({PRESENTING: not on}),
+                  help="Larger type for a projector; click again for the normal size")
+if on:
     st.html(PRESENTING_CSS)
 _, digits = session.dataset()
 current = step_from_link()
