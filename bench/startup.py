@@ -20,7 +20,7 @@ button, a text box, a code block). Streamlit's front end fetches the code of eac
 when it first appears and shows nothing new until it has it; that reference shows what those
 controls alone cost over the minimal app, in the same run.
 
-    MNIST_PATH=../shared/data/mnist_data.npz python bench/startup.py [--runs 7]
+    MNIST_PATH=../shared/data/mnist_data.npz python bench/startup.py [--runs 11]
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def measure_once(browser, script: pathlib.Path) -> tuple[float, float, bool]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7, help="cold starts of each app")
+    parser.add_argument("--runs", type=int, default=11, help="cold starts of each app; the machine's own noise moves a median of 7 by about 0.05x")
     args = parser.parse_args()
     if args.runs < 1:
         raise SystemExit(f"--runs must be at least 1, got {args.runs}")
