@@ -82,7 +82,8 @@ def measure_once(browser, script: pathlib.Path) -> tuple[float, float, bool]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=11, help="cold starts of each app; the machine's own noise moves a median of 7 by about 0.05x")
+    # 11: on a 2-core VM, medians of 7 cold starts moved by about 0.05x from run to run with the machine's load.
+    parser.add_argument("--runs", type=int, default=11, help="cold starts of each app")
     args = parser.parse_args()
     if args.runs < 1:
         raise SystemExit(f"--runs must be at least 1, got {args.runs}")
