@@ -41,12 +41,16 @@ def page(app):
         browser.close()
 
 
-def test_every_page_opens(app, page):
+def test_every_page_opens_and_asks_nothing_of_another_server(app, page):
+    elsewhere = []  # a classroom may be offline, and students' browsers should not call third parties
+    page.on("request", lambda request: None if request.url.startswith((app, "data:", "blob:"))
+            else elsewhere.append(request.url))
     for slug, title in PAGES.items():
         open_page(page, app, slug)
         assert title in page.inner_text('[data-testid="stMain"] h1')
         assert_no_error(page)
         page.screenshot(path=str(ARTIFACTS / f"{title.lower()}-empty.png"), full_page=True)
+    assert elsewhere == []
 
 
 def test_the_lecture_steps_forward_with_next(app, page):
