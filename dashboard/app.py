@@ -1,5 +1,6 @@
 """The dashboard's entry point: ``streamlit run dashboard/app.py``. Only routing and the shared sidebar."""
 
+import base64
 import sys
 from pathlib import Path
 
@@ -15,10 +16,12 @@ keras_guard.keep_keras_state()
 
 # The pages live in views/, not pages/: a pages/ folder beside this script switches Streamlit into its
 # older folder-based mode for the first request a fresh server gets, which skips this script on a deep link.
-# The icon is MNIST's first training digit, served by this server: a ":material/...:" icon is fetched from
-# fonts.gstatic.com, a request from every student's browser to a third party that an offline classroom cannot
-# answer, and an emoji makes Streamlit compile its emoji catalogue, 0.2 s of a cold server's first page.
-st.set_page_config(page_title="MNIST classroom", page_icon=Path(__file__).parent / "icon.png", layout="wide")
+# The icon is MNIST's first training digit, inline: a ":material/...:" icon is fetched from fonts.gstatic.com,
+# a request from every student's browser to a third party that an offline classroom cannot answer; an emoji
+# makes Streamlit compile its emoji catalogue (0.2 s of a cold server's first page); an image file is decoded
+# and served again for every session.
+ICON = "data:image/png;base64," + base64.b64encode((Path(__file__).parent / "icon.png").read_bytes()).decode()
+st.set_page_config(page_title="MNIST classroom", page_icon=ICON, layout="wide")
 page = st.navigation([
     st.Page("views/lecture.py", title="Lecture", icon=":material/school:", default=True),
     st.Page("views/digits.py", title="Digits", icon=":material/grid_view:"),
