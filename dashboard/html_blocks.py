@@ -75,6 +75,7 @@ def bar_chart_html(counts: Sequence[int], labels: Sequence[str], height: int = 1
 # GitHub's light palette, readable on the theme's white and on the code block's grey.
 CODE_COLOURS = {"keyword": "#cf222e", "string": "#0a3069", "comment": "#6e7781", "number": "#0550ae",
                 "call": "#8250df"}
+# The background is the theme's secondaryBackgroundColor (.streamlit/config.toml), as st.code's is.
 CODE_STYLE = ("background:#f3f5f8;border-radius:0.5rem;padding:0.75rem 1rem;margin:0;font-size:0.875rem;"
               "line-height:1.6;white-space:pre-wrap;overflow-wrap:anywhere")
 

@@ -24,7 +24,7 @@ PRESENT_CSS = """<style>
 [data-testid="stButton"], [data-testid="stDownloadButton"], [data-testid="stTextInput"],
 [data-testid="stNumberInput"], [data-testid="stSelectbox"], [data-testid="stMultiSelect"],
 [data-testid="stCheckbox"], [data-testid="stSlider"], [data-testid="stRadio"], [data-testid="stFileUploader"],
-[data-testid="stSegmentedControl"], [data-testid="stToggle"], [data-testid="stPopover"] { display: none !important; }
+[data-testid="stSegmentedControl"], [data-testid="stPopover"] { display: none !important; }
 </style>"""
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import app_in_a_fresh_interpreter, make_tiny_data, npz_bytes, open_page, texts
+from conftest import app_in_a_fresh_interpreter, code_blocks, make_tiny_data, npz_bytes, open_page, texts
 from core.store import ModelStore
 
 PAGES = ["lecture", "digits", "train", "evaluate", "draw", "models"]
@@ -67,9 +67,9 @@ def test_the_first_pages_and_sidebar_never_import_tensorflow(tiny_npz, saved_mod
 
 def test_the_grid_grows_to_ten_by_ten_and_filters_by_label(tiny_npz):
     at = open_page("digits")
-    assert texts(at.code)[0] == str(make_tiny_data().y_train[:25].reshape(5, 5))  # the lecture's label grid
+    assert code_blocks(at)[0] == ("text", str(make_tiny_data().y_train[:25].reshape(5, 5)))  # the lecture's label grid
     at.slider(key="digits_side").set_value(10).run()
-    assert texts(at.code)[0] == str(make_tiny_data().y_train[:100].reshape(10, 10))
+    assert code_blocks(at)[0] == ("text", str(make_tiny_data().y_train[:100].reshape(10, 10)))
     at.selectbox(key="digits_label").set_value(3).run()  # the tiny set has 30 threes: one partial page
     assert not at.exception
     grid_captions = re.findall(r"<figcaption[^>]*>([^<]*)</figcaption>", at.get("html")[0].value)
@@ -81,19 +81,19 @@ def test_the_test_set_can_be_paged_and_shuffled(tiny_npz):
     at = open_page("digits")
     at.radio(key="digits_split").set_value("test").run()
     at.number_input(key="digits_page").set_value(2).run()
-    assert texts(at.code)[0] == str(labels[25:50].reshape(5, 5))
+    assert code_blocks(at)[0] == ("text", str(labels[25:50].reshape(5, 5)))
     next(button for button in at.button if button.label == "Shuffle").click().run()
     assert not at.exception
     assert at.number_input(key="digits_page").value == 1
     order = np.random.default_rng(at.session_state["digits_seed"]).permutation(len(labels))
-    assert texts(at.code)[0] == str(labels[order[:25]].reshape(5, 5))
+    assert code_blocks(at)[0] == ("text", str(labels[order[:25]].reshape(5, 5)))
 
 
 def test_one_digit_shows_its_label_and_one_hot_vector(tiny_npz):
     at = open_page("digits")
     label = int(make_tiny_data().y_train[0])
     assert at.metric[0].label == "Label" and at.metric[0].value == str(label)
-    assert texts(at.code)[1] == str(np.eye(10, dtype=np.float32)[label])
+    assert code_blocks(at)[1] == ("text", str(np.eye(10, dtype=np.float32)[label]))
 
 
 def test_a_bad_upload_shows_the_message_and_keeps_the_digits(tiny_npz):
@@ -113,7 +113,7 @@ def test_a_good_upload_switches_this_session_and_can_be_undone(tiny_npz):
     at.run()
     assert not at.exception and not at.error
     assert "120 train / 40 test digits from class.npz" in " ".join(texts(at.sidebar.markdown))
-    assert texts(at.code)[0] == str(smaller.y_train[:25].reshape(5, 5))
+    assert code_blocks(at)[0] == ("text", str(smaller.y_train[:25].reshape(5, 5)))
     next(button for button in at.button if button.label == "Back to the default digits").click().run()
     assert "from tiny_mnist.npz" in " ".join(texts(at.sidebar.markdown))
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.data import one_hot
 from dashboard import caches, session
-from dashboard.html_blocks import bar_chart_html, gallery_html, pixel_table_html
+from dashboard.html_blocks import bar_chart_html, code_html, gallery_html, pixel_table_html
 from dashboard.plain_text import escape
 
 UPLOAD_ERROR = "digits_upload_error"
@@ -56,7 +56,7 @@ st.html(gallery_html([images[index] for index in shown], [str(labels[index]) for
 if len(shown) == side**2:
     lecture_call = f"print(y_{split}[:{side * side}].reshape([{side},{side}]))"
     st.caption(f"The labels, as the lecture prints them with {lecture_call}:")
-    st.code(np.array2string(labels[shown].reshape(side, side)), language=None)
+    st.html(code_html(np.array2string(labels[shown].reshape(side, side))))
 
 st.subheader("One digit, pixel by pixel")
 if shown:
@@ -66,7 +66,7 @@ if shown:
     heatmap.html(pixel_table_html(images[index]))
     label_column.metric("Label", int(labels[index]))
     label_column.caption("One-hot, as the network is taught it:")
-    label_column.code(str(one_hot(labels[index: index + 1])[0]), language=None)
+    label_column.html(code_html(str(one_hot(labels[index: index + 1])[0])))
 
 st.subheader("How many of each digit")
 counts = np.bincount(labels, minlength=10)
