@@ -10,6 +10,10 @@ busy machine slows both. Also checked: the dashboard's server has not loaded
 TensorFlow by then. Target: the first page within 1.2x the minimal app's time
 (medians), without TensorFlow.
 
+"Cold" means a freshly started server that no browser has opened yet. The dashboard's server loads what its
+first page imports while it starts (dashboard/warm_up.py), before it answers its health check, so that part
+is in its "server up" time, printed beside the minimal app's, not in its first page's.
+
 Both apps start from bytecode: pip compiled the minimal app's imports (Streamlit, numpy) when it installed
 them, and this compiles the dashboard's own modules the same way first. Without that, a machine that sets
 PYTHONDONTWRITEBYTECODE (this one does) would charge every cold start here about 0.1 s of compiling that a

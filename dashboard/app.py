@@ -1,4 +1,9 @@
-"""The dashboard's entry point: ``streamlit run dashboard/app.py``. Only routing and the shared sidebar."""
+"""The dashboard's entry point: ``streamlit run dashboard/app.py``. Only routing, the shared sidebar and the server.
+
+Streamlit reads this file in two ways. ``streamlit run`` first imports it as a module to find ``app``, the
+server (``st.App``), which loads what the first page needs while it starts (dashboard/warm_up.py). Then each
+browser session runs it as a script (``__main__``, as ``AppTest.from_file`` does too): the router below.
+"""
 
 import base64
 import sys
@@ -10,26 +15,31 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:  # so the pages can import core/ and dashboard/; this script reruns on every click
     sys.path.insert(0, ROOT)
 
-from dashboard import keras_guard, sidebar  # noqa: E402
+if __name__ == "__main__":  # a browser session's run
+    from dashboard import keras_guard, sidebar
 
-keras_guard.keep_keras_state()
+    keras_guard.keep_keras_state()
 
-# The pages live in views/, not pages/: a pages/ folder beside this script switches Streamlit into its
-# older folder-based mode for the first request a fresh server gets, which skips this script on a deep link.
-# The icon is MNIST's first training digit, inline: a ":material/...:" icon is fetched from fonts.gstatic.com,
-# a request from every student's browser to a third party that an offline classroom cannot answer; an emoji
-# makes Streamlit compile its emoji catalogue (0.2 s of a cold server's first page); an image file is decoded
-# and served again for every session.
-ICON = "data:image/png;base64," + base64.b64encode((Path(__file__).parent / "icon.png").read_bytes()).decode()
-st.set_page_config(page_title="MNIST classroom", page_icon=ICON, layout="wide")
-page = st.navigation([
-    st.Page("views/lecture.py", title="Lecture", icon=":material/school:", default=True),
-    st.Page("views/digits.py", title="Digits", icon=":material/grid_view:"),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("views/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
-    st.Page("views/draw.py", title="Draw", icon=":material/brush:"),
-    st.Page("views/models.py", title="Models", icon=":material/inventory_2:"),
-])
-sidebar.present_view()  # ?present=1: the projector's view
-sidebar.sidebar()
-page.run()
+    # The pages live in views/, not pages/: a pages/ folder beside this script switches Streamlit into its
+    # older folder-based mode for the first request a fresh server gets, which skips this script on a deep
+    # link. The icon is MNIST's first training digit, inline: a ":material/...:" icon is fetched from
+    # fonts.gstatic.com, a request from every student's browser to a third party that an offline classroom
+    # cannot answer; an emoji makes Streamlit compile its emoji catalogue (0.2 s of a cold server's first page);
+    # an image file is decoded and served again for every session.
+    ICON = "data:image/png;base64," + base64.b64encode((Path(__file__).parent / "icon.png").read_bytes()).decode()
+    st.set_page_config(page_title="MNIST classroom", page_icon=ICON, layout="wide")
+    page = st.navigation([
+        st.Page("views/lecture.py", title="Lecture", icon=":material/school:", default=True),
+        st.Page("views/digits.py", title="Digits", icon=":material/grid_view:"),
+        st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("views/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+        st.Page("views/draw.py", title="Draw", icon=":material/brush:"),
+        st.Page("views/models.py", title="Models", icon=":material/inventory_2:"),
+    ])
+    sidebar.present_view()  # ?present=1: the projector's view
+    sidebar.sidebar()
+    page.run()
+else:  # imported by `streamlit run`, which serves this app
+    from dashboard.warm_up import lifespan
+
+    app = st.App(Path(__file__).resolve(), lifespan=lifespan)

@@ -3,7 +3,9 @@ the Digits page (no TensorFlow, uploads) and Models (Evaluate has its own file, 
 
 from __future__ import annotations
 
+import ast
 import re
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,22 @@ from conftest import app_in_a_fresh_interpreter, code_blocks, make_tiny_data, np
 from core.store import ModelStore
 
 PAGES = ["lecture", "digits", "train", "evaluate", "draw", "models"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_no_page_relies_on_magic():
+    """.streamlit/config.toml turns magic off, so a bare expression in a page script would show nothing."""
+    assert tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["runner"]["magicEnabled"] is False
+    scripts = [ROOT / "dashboard" / "app.py", *sorted((ROOT / "dashboard" / "views").glob("*.py"))]
+    silent = []
+    for script in scripts:
+        tree = ast.parse(script.read_text())
+        docstrings = {id(owner.body[0]) for owner in ast.walk(tree)
+                      if isinstance(owner, (ast.Module, ast.FunctionDef, ast.ClassDef)) and ast.get_docstring(owner)}
+        silent += [f"{script.name}:{node.lineno}" for node in ast.walk(tree)
+                   if isinstance(node, ast.Expr) and id(node) not in docstrings
+                   and not isinstance(node.value, (ast.Call, ast.Await, ast.Yield))]
+    assert len(scripts) == 7 and not silent, silent
 
 
 @pytest.mark.parametrize("page", PAGES)
