@@ -91,8 +91,13 @@ def _remote_run_class():
 
     @ray.remote(max_concurrency=2)  # one thread trains; the other answers progress() and stop()
     class RemoteRun:
+        """One run. Its end (finished, stopped or failed) is returned by train() with the model, never
+        shown by progress(): a page that saw it there would name a model not yet in the server's store,
+        under the actor's name rather than the free one it gets there. CI hit this once in a browser test."""
+
         def __init__(self):
-            self._progress: Progress | None = None
+            self._progress: Progress | None = None  # the latest Progress of a run still going on
+            self._end: Progress | None = None
             self._stop = threading.Event()
 
         def train(self, config: TrainConfig, data: MnistData, save_name: str,
@@ -106,12 +111,15 @@ def _remote_run_class():
                 store = ModelStore(folder)
                 train_and_save(config, data, store, save_name, publish=self._publish, should_stop=self._stop.is_set,
                                owner=owner)
-                final = self._progress
+                final = self._end
                 content = store.path_of(final.saved_as).read_bytes() if final.saved_as else b""
             return final, content, f"Ray node {socket.gethostname()}, process {os.getpid()}"
 
         def _publish(self, progress: Progress) -> None:
-            self._progress = progress  # one reference swap: the other thread reads whole snapshots
+            if progress.done:
+                self._end = progress
+            else:
+                self._progress = progress  # one reference swap: the other thread reads whole snapshots
 
         def progress(self) -> Progress | None:
             return self._progress

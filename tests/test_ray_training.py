@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 
 import psutil
 import pytest
@@ -18,6 +20,7 @@ from core.models import preset
 from core.scheduler import ScheduledJob, TrainingScheduler
 from core.store import ModelStore
 from core.training import RunState
+from harness.live_server import ROOT
 
 CLUSTER = os.environ.get("MNIST_TEST_RAY_ADDRESS", "")
 
@@ -57,6 +60,30 @@ def test_a_run_trains_on_the_cluster_and_its_model_comes_home(scheduler):
     assert progress.saved_as == "on-ray" and ModelStore().info("on-ray").test_accuracy == progress.test_accuracy
     trained_by = int(re.search(r"Trained on Ray node \S+, process (\d+)", progress.message).group(1))
     assert trained_by not in our_processes()  # the cluster's CPU, not this server's nor its workers'
+
+
+# One run straight on the actor, in a driver process of its own (ray.init would take over pytest's SIGTERM):
+# prints the state train() returned, and the state progress() shows after it.
+ACTOR_CODE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import ray
+from core import ray_training
+from core.data import load_file
+from core.models import preset
+ray_training.connect(sys.argv[2])
+actor = ray_training._remote_run_class().remote()
+final, content, where = ray.get(actor.train.remote(preset("lecture").replace(epochs=1), load_file(sys.argv[3]), "end", ""))
+print(final.state, bool(content), ray.get(actor.progress.remote()).state)
+"""
+
+
+def test_the_actor_tells_a_runs_end_only_with_its_model(tiny_npz):
+    """A page that saw the end in progress() showed the actor's save name before the model reached the store."""
+    answer = subprocess.run([sys.executable, "-c", ACTOR_CODE, str(ROOT), CLUSTER, str(tiny_npz)],
+                            capture_output=True, text=True, timeout=300)
+    assert answer.returncode == 0, answer.stderr[-2000:]
+    assert answer.stdout.split() == ["finished", "True", "evaluating"]
 
 
 def test_stop_reaches_the_run_on_the_cluster(scheduler):

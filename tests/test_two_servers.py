@@ -208,7 +208,8 @@ def test_a_run_started_on_one_server_trains_on_ray_and_appears_in_the_other(serv
     open_page(tab_a, a, "train", "?preset=lecture&epochs=1")
     tab_a.get_by_role("button", name="Start", exact=True).click()
     tab_a.get_by_text("Accuracy on test data").first.wait_for(timeout=TRAIN_TIMEOUT_MS)
-    assert "Trained on Ray node" in tab_a.inner_text(MAIN)
+    for shown in (f"Saved as {default_model_name(config)}", "Trained on Ray node"):
+        tab_a.get_by_text(shown).wait_for(timeout=PAGE_TIMEOUT_MS)
     assert_no_error(tab_a)
     open_page(tab_b, b, "models")
     tab_b.get_by_text(f"Yes, delete {default_model_name(config)}").wait_for(timeout=PAGE_TIMEOUT_MS)
