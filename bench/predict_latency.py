@@ -5,8 +5,11 @@ as its pad sends them (a point every 2 pixels) drawn back into the 280x280
 frame (core.preprocess.rasterize_strokes), then core.predict.predict_drawing
 (canvas_to_mnist, then predict_proba, a direct model call). The baseline is
 model.predict on the same already-preprocessed digit, so the baseline does
-less work. Both run in the same process, one after the other, after a
-warm-up. Target: the per-stroke path at least 15x faster than model.predict
+less work. Both run in the same process after a warm-up, in turns of
+BLOCK calls each, so that a slower spell of the machine slows both alike
+(on a 2-core AMD EPYC VM the same code's per-stroke median drifted from 2.2
+to 3.9 ms between runs a minute apart); within a turn the caches stay as a
+pen moving over the pad keeps them. Target: the per-stroke path at least 15x faster than model.predict
 (medians), so the guess never waits on the model.
 
     MNIST_PATH=../shared/data/mnist_data.npz python bench/predict_latency.py [--iterations 300]
@@ -32,6 +35,7 @@ from core.training import train  # noqa: E402
 
 TARGET_RATIO = 15.0
 WARM_UP = 20
+BLOCK = 30  # calls in one turn: ten turns each over the default 300 calls
 # The pad sends a point whenever the pen has moved a pixel; a mouse reports every few pixels.
 POINT_SPACING = 2.0
 
@@ -51,16 +55,20 @@ def _along(corners: list[tuple[float, float]]) -> list[float]:
     return [round(value, 1) for point in points for value in point]
 
 
-def milliseconds(call, iterations: int) -> np.ndarray:
-    """Wall time of each of ``iterations`` calls, after WARM_UP untimed ones."""
+def milliseconds_in_turns(first, second, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wall times of ``iterations`` calls each of ``first`` and ``second``, after WARM_UP untimed calls of
+    each: BLOCK calls of one, then BLOCK of the other, and so on."""
     for _ in range(WARM_UP):
-        call()
-    times = np.empty(iterations)
-    for index in range(iterations):
-        started = time.perf_counter()
-        call()
-        times[index] = (time.perf_counter() - started) * 1000
-    return times
+        first()
+        second()
+    times = np.empty((2, iterations))
+    for start in range(0, iterations, BLOCK):
+        for which, call in enumerate((first, second)):
+            for index in range(start, min(start + BLOCK, iterations)):
+                started = time.perf_counter()
+                call()
+                times[which, index] = (time.perf_counter() - started) * 1000
+    return times[0], times[1]
 
 
 def main() -> int:
@@ -81,8 +89,8 @@ def main() -> int:
     _, probabilities = predict_drawing(model, rasterize_strokes(strokes))
     print(f"drawn '4' ({sum(len(stroke['points']) // 2 for stroke in strokes)} points) read as "
           f"{int(np.argmax(probabilities))} (probability {probabilities.max():.3f})")
-    stroke = milliseconds(lambda: predict_drawing(model, rasterize_strokes(strokes)), args.iterations)
-    keras_predict = milliseconds(lambda: model.predict(digit, verbose=0), args.iterations)
+    stroke, keras_predict = milliseconds_in_turns(lambda: predict_drawing(model, rasterize_strokes(strokes)),
+                                                  lambda: model.predict(digit, verbose=0), args.iterations)
 
     p50, p95 = np.percentile(stroke, [50, 95])
     predict_p50, predict_p95 = np.percentile(keras_predict, [50, 95])
