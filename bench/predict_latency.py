@@ -9,8 +9,9 @@ less work. Both run in the same process after a warm-up, in turns of
 BLOCK calls each, so that a slower spell of the machine slows both alike
 (on a 2-core AMD EPYC VM the same code's per-stroke median drifted from 2.2
 to 3.9 ms between runs a minute apart); within a turn the caches stay as a
-pen moving over the pad keeps them. Target: the per-stroke path at least 15x faster than model.predict
-(medians), so the guess never waits on the model.
+pen moving over the pad keeps them. Target: the per-stroke path at least
+15x faster than model.predict (medians), so the guess never waits on the
+model.
 
     MNIST_PATH=../shared/data/mnist_data.npz python bench/predict_latency.py [--iterations 300]
 """
