@@ -55,11 +55,10 @@ import psutil
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: no start-up chatter
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+
+import draw_latency  # noqa: E402
 
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, chromium_available, free_port, streamlit_server  # noqa: E402
-import draw_latency  # noqa: E402
 
 Role = Literal["drawing", "training", "browsing", "idle"]
 TARGET_RATIO = 2.0  # class p95 / single student p95
@@ -455,7 +454,7 @@ def main() -> int:
     if not chromium_available():
         print(f"Chromium not found at {CHROMIUM}; {INSTALL_HINT}")
         return 1
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
 
     with tempfile.TemporaryDirectory(prefix="classroom-") as folder:
         models_dir, upload_dir = pathlib.Path(folder) / "models", pathlib.Path(folder) / "uploads"

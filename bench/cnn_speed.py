@@ -10,7 +10,7 @@ training, and measuring train and test accuracy) on the same digits in the same 
 Targets (issue 7), as a share of the reference's time and a test accuracy:
   cnn        faster than the reference, >= 99.5%
   quick-cnn  at most 1/6 of the reference's time, >= 99.0%
-and for each preset, the Train page's estimate (core.estimate, calibrated before the run) within
+and for each preset, the Train page's estimate (core.training.estimate, calibrated before the run) within
 ESTIMATE_FACTOR of the run's real time.
 
     python bench/cnn_speed.py --data ../shared/data/mnist_data.npz [--presets cnn,quick-cnn] [--reference-epochs 12]
@@ -22,14 +22,12 @@ An AVX2-only machine (no AVX-512) can be imitated on a newer one with
 from __future__ import annotations
 
 import argparse
-import pathlib
 import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from core.data import load_mnist, normalize_images  # noqa: E402
-from core.models import preset  # noqa: E402
+from core.data.mnist import load_mnist, normalize_images  # noqa: E402
+from core.model.config import preset  # noqa: E402
 
 # preset -> (largest share of the reference's wall time, lowest test accuracy)
 TARGETS = {"cnn": (1.0, 0.995), "quick-cnn": (1 / 6, 0.990)}
@@ -65,8 +63,8 @@ def reference_run(data, epochs: int) -> tuple[float, float]:
 
 def preset_run(name: str, data) -> tuple[float, float, float]:
     """core.training.train on the preset: (wall seconds, test accuracy, the estimate made before it)."""
-    from core.estimate import estimate_seconds
-    from core.training import train
+    from core.training.estimate import estimate_seconds
+    from core.training.loop import train
 
     estimate = estimate_seconds(preset(name), len(data.x_train), len(data.x_test))
     result = train(preset(name), data)

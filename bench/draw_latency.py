@@ -26,7 +26,6 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: no start-up chatter
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, chromium_available, streamlit_server  # noqa: E402
 
@@ -71,10 +70,10 @@ ANSWER_HOOK = """window.WebSocket = class extends window.WebSocket {
 
 def train_model(models_dir: str, data_path: str | None, epochs: int) -> str:
     """Train the Lecture preset and save it in ``models_dir``; returns a one-line description."""
-    from core.data import load_mnist
-    from core.models import preset
-    from core.store import ModelStore
-    from core.training import train
+    from core.data.mnist import load_mnist
+    from core.model.config import preset
+    from core.model.store import ModelStore
+    from core.training.loop import train
 
     data = load_mnist(data_path)
     result = train(preset("lecture").replace(epochs=epochs), data)

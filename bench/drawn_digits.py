@@ -1,6 +1,6 @@
 """Drawn-digit benchmark: MNIST test digits redrawn on a 280x280 canvas the way a person draws them.
 
-The drawings are core.drawn_digits' (a random pen width, size, position and
+The drawings are core.drawing.synthetic' (a random pen width, size, position and
 background for each digit; see there), as the leaderboard's drawn-digit figure
 uses them. Every drawing goes through ``canvas_to_mnist`` + the model for each
 preset, and through the naive pipeline (the whole canvas resized to 28x28) as
@@ -15,20 +15,18 @@ Presets without a model named after them in --models (e.g. saved with
 from __future__ import annotations
 
 import argparse
-import pathlib
 import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from core.data import load_mnist  # noqa: E402
-from core.drawn_digits import drawn_test_set  # noqa: E402
+from core.data.mnist import load_mnist  # noqa: E402
+from core.drawing.synthetic import drawn_test_set  # noqa: E402
 
 
 def _model_for(name: str, data, store):
     """The saved model called ``name`` in ``store``, else the preset trained now; and where it came from."""
-    from core.models import describe, preset
-    from core.training import train
+    from core.model.config import describe, preset
+    from core.training.loop import train
 
     if store is not None and name in {info.name for info in store.list().models}:
         info = store.info(name)
@@ -39,9 +37,9 @@ def _model_for(name: str, data, store):
 
 
 def main() -> int:
-    from core.models import PRESETS
-    from core.store import ModelStore
-    from core.training import evaluate_accuracy
+    from core.evaluation.metrics import evaluate_accuracy
+    from core.model.config import PRESETS
+    from core.model.store import ModelStore
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="MNIST file; default: MNIST_PATH, else the usual sources")

@@ -2,8 +2,8 @@
 
 For the lecture model and the CNN: one drawn digit (the '4' of
 bench/predict_latency.py, rasterized and through canvas_to_mnist) goes through
-core.explain.activations + core.explain.saliency, timed against one
-predict_proba call on the same digit in the same run. Then core.explain.embed
+core.evaluation.explain.activations + core.evaluation.explain.saliency, timed against one
+predict_proba call on the same digit in the same run. Then core.evaluation.explain.embed
 lays out 2,000 test digits, with PCA (against predict_proba on the same
 digits) and with t-SNE (against the PCA layout).
 
@@ -21,22 +21,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import pathlib
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from bench.predict_latency import drawn_strokes, milliseconds  # noqa: E402
-from core.data import load_mnist  # noqa: E402
-from core.explain import activations, embed, saliency  # noqa: E402
-from core.models import preset  # noqa: E402
-from core.predict import predict_proba  # noqa: E402
-from core.preprocess import canvas_to_mnist, rasterize_strokes  # noqa: E402
-from core.store import ModelStore  # noqa: E402
-from core.training import train  # noqa: E402
+from core.data.mnist import load_mnist  # noqa: E402
+from core.drawing.preprocess import canvas_to_mnist  # noqa: E402
+from core.drawing.strokes import rasterize_strokes  # noqa: E402
+from core.evaluation.explain import activations, embed, saliency  # noqa: E402
+from core.model.config import preset  # noqa: E402
+from core.model.predict import predict_proba  # noqa: E402
+from core.model.store import ModelStore  # noqa: E402
+from core.training.loop import train  # noqa: E402
 
 PRESETS = ("lecture", "cnn")
 TARGET_EXPLAIN_P95_MS = 100.0

@@ -2,7 +2,7 @@
 
 The per-stroke path is what the Draw page runs when the pen lifts: the strokes
 as its pad sends them (a point every 2 pixels) drawn back into the 280x280
-frame (core.preprocess.rasterize_strokes), then core.predict.predict_drawing
+frame (core.drawing.strokes.rasterize_strokes), then core.model.predict.predict_drawing
 (canvas_to_mnist, then predict_proba, a direct model call). The baseline is
 model.predict on the same already-preprocessed digit, so the baseline does
 less work. Both run in the same process after a warm-up, in turns of
@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import pathlib
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from core.data import load_mnist  # noqa: E402
-from core.models import preset  # noqa: E402
-from core.predict import predict_drawing  # noqa: E402
-from core.preprocess import canvas_to_mnist, rasterize_strokes  # noqa: E402
-from core.training import train  # noqa: E402
+from core.data.mnist import load_mnist  # noqa: E402
+from core.drawing.preprocess import canvas_to_mnist  # noqa: E402
+from core.drawing.strokes import rasterize_strokes  # noqa: E402
+from core.model.config import preset  # noqa: E402
+from core.model.predict import predict_drawing  # noqa: E402
+from core.training.loop import train  # noqa: E402
 
 TARGET_RATIO = 15.0
 WARM_UP = 20

@@ -37,10 +37,15 @@ import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from harness.live_server import (  # noqa: E402
-    APP, CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, chromium_available, streamlit_server, tensorflow_loaded,
+    APP,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    INSTALL_HINT,
+    chromium_available,
+    streamlit_server,
+    tensorflow_loaded,
 )
 
 TARGET_RATIO = 1.2

@@ -3,9 +3,9 @@
 Both train the same network (784 -> 64 tanh -> 10, SGD 0.5, batch 32) on the
 same digits in the same process, one after the other; the figure is the ratio
 of their samples per second. Target: >= 3x. Two more figures from the same run:
-- the Train page's estimate (core.estimate) against the real run's wall time: within 2x either way;
+- the Train page's estimate (core.training.estimate) against the real run's wall time: within 2x either way;
 - Stop: from TrainingJob.stop() to the run leaving its training state: within 1 s. The chunk of
-  steps in progress ends first (core.training.CHUNK_SECONDS, at most MAX_CHUNK_STEPS steps).
+  steps in progress ends first (core.training.loop.CHUNK_SECONDS, at most MAX_CHUNK_STEPS steps).
 
     MNIST_PATH=../shared/data/mnist_data.npz python bench/train_speed.py [--epochs 5]
 """
@@ -13,16 +13,17 @@ of their samples per second. Target: >= 3x. Two more figures from the same run:
 from __future__ import annotations
 
 import argparse
-import pathlib
 import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from core.data import load_mnist, normalize_images  # noqa: E402
-from core.models import build_model, preset  # noqa: E402
-from core.estimate import estimate_seconds  # noqa: E402
-from core.training import RunState, TrainingJob, train  # noqa: E402
+from core.data.mnist import load_mnist, normalize_images  # noqa: E402
+from core.model.config import preset  # noqa: E402
+from core.model.network import build_model  # noqa: E402
+from core.training.estimate import estimate_seconds  # noqa: E402
+from core.training.job import TrainingJob  # noqa: E402
+from core.training.loop import train  # noqa: E402
+from core.training.progress import RunState  # noqa: E402
 
 TARGET_RATIO = 3.0
 ESTIMATE_FACTOR = 2.0  # the estimate may be this far off either way
@@ -77,7 +78,7 @@ def stop_seconds(data) -> float:
 
 def _evaluation_seconds(result, data) -> float:
     """train() ends by measuring train and test accuracy, which fit does not do: time it and take it off."""
-    from core.training import evaluate_accuracy
+    from core.evaluation.metrics import evaluate_accuracy
 
     started = time.perf_counter()
     evaluate_accuracy(result.model, data.x_train, data.y_train)

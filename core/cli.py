@@ -12,10 +12,14 @@ import warnings
 
 import numpy as np
 
-from core.data import DataError, load_mnist
-from core.models import ACTIVATIONS, OPTIMIZERS, PRESETS, TrainConfig, describe, parse_units, preset
-from core.store import ModelStore, StoreError
-from core.training import TrainingDiverged
+from core.data.mnist import DataError, load_mnist
+from core.drawing.preprocess import canvas_to_mnist
+from core.evaluation.evaluate import evaluate
+from core.model.config import ACTIVATIONS, OPTIMIZERS, PRESETS, TrainConfig, describe, parse_units, preset
+from core.model.predict import predict_proba
+from core.model.store import ModelStore, StoreError
+from core.training.estimate import estimate_seconds, format_estimate
+from core.training.loop import TrainingDiverged, train
 
 EXIT_ERROR = 2
 # The most pixels `predict` decodes, read from the file's header first. A 12-megapixel phone photo
@@ -41,9 +45,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train_command(args) -> int:
-    from core.estimate import estimate_seconds, format_estimate
-    from core.training import train
-
     config = preset(args.preset)
     changes = {field: value for field, value in {
         "epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size,
@@ -75,8 +76,6 @@ def train_command(args) -> int:
 
 
 def evaluate_command(args) -> int:
-    from core.evaluate import evaluate
-
     store = ModelStore(args.models_dir)
     store.info(args.model)  # an unknown name fails before TensorFlow loads
     data = load_mnist(args.data)
@@ -93,9 +92,6 @@ def evaluate_command(args) -> int:
 
 
 def predict_command(args) -> int:
-    from core.predict import predict_proba
-    from core.preprocess import canvas_to_mnist
-
     store = ModelStore(args.models_dir)
     store.info(args.model)
     drawing = _read_image(args.image)
@@ -196,7 +192,7 @@ def _units(text: str) -> tuple[int, ...]:
 def _config_value(field: str, kind: type):
     """An argparse type: the text as ``kind``, refused unless TrainConfig accepts it for ``field``.
 
-    So a value out of core.models.LIMITS fails while the arguments are parsed, before TensorFlow loads.
+    So a value out of core.model.config.LIMITS fails while the arguments are parsed, before TensorFlow loads.
     """
 
     def parse(text: str):

@@ -16,10 +16,11 @@ from typing import Sequence
 
 import numpy as np
 
-from core.data import IMAGE_SIDE, NUM_CLASSES, MnistData
-from core.models import TrainConfig, build_model, preset
-from core.predict import predict_logits, predict_proba, softmax
-from core.training import compile_training
+from core.data.mnist import IMAGE_SIDE, NUM_CLASSES, MnistData
+from core.model.config import TrainConfig, preset
+from core.model.network import build_model
+from core.model.predict import predict_logits, predict_proba, softmax
+from core.training.loop import compile_training
 
 FIVE = 5
 

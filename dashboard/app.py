@@ -6,14 +6,9 @@ browser session runs it as a script (``__main__``, as ``AppTest.from_file`` does
 """
 
 import base64
-import sys
 from pathlib import Path
 
 import streamlit as st
-
-ROOT = str(Path(__file__).resolve().parents[1])
-if ROOT not in sys.path:  # so the pages can import core/ and dashboard/; this script reruns on every click
-    sys.path.insert(0, ROOT)
 
 if __name__ == "__main__":  # a browser session's run
     from dashboard import keras_guard, sidebar

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.data import MNIST_PATH_VARIABLE, MnistData, load_default
-from core.evaluate import Evaluation, evaluate
-from core.evaluate import train_accuracy as measure_train_accuracy
-from core.explain import EmbedMethod, activations, embed
-from core.models import TrainConfig
-from core.store import Listing, ModelInfo, ModelStore, StoreError
+from core.data.mnist import MNIST_PATH_VARIABLE, MnistData, load_default
+from core.evaluation.evaluate import Evaluation, evaluate
+from core.evaluation.explain import EmbedMethod, activations, embed
+from core.evaluation.metrics import train_accuracy as measure_train_accuracy
+from core.model.config import TrainConfig
+from core.model.store import Listing, ModelInfo, ModelStore, StoreError
 
 
 @st.cache_resource(show_spinner="Loading the digits...")
@@ -99,7 +99,7 @@ def _train_accuracy(path: str, mtime_ns: int, data_key: str, _data: MnistData) -
 
 
 def train_accuracy(info: ModelInfo, data_key: str, data: MnistData) -> float:
-    """A saved model's accuracy on the training digits of ``data`` (core.evaluate.train_accuracy),
+    """A saved model's accuracy on the training digits of ``data`` (core.evaluation.evaluate.train_accuracy),
     measured once per (model file, data set); raises StoreError."""
     return _train_accuracy(str(info.path), _mtime(info), data_key, data)
 
@@ -165,10 +165,10 @@ def _mtime(info: ModelInfo) -> int:
 
 
 def training_estimate(config: TrainConfig, data: MnistData) -> str:
-    """'about 4 min here': how long ``config`` will train on ``data`` on this server (core.estimate).
+    """'about 4 min here': how long ``config`` will train on ``data`` on this server (core.training.estimate).
 
     The first call for a network shape times a few of its steps in the server's calibration process
-    (core.estimate.server_calibrator: a few seconds, once per server and shape); raises ValueError for a
+    (core.training.estimate.server_calibrator: a few seconds, once per server and shape); raises ValueError for a
     config that cannot train. When that process cannot answer, says so instead of a time.
     """
     try:
@@ -179,7 +179,7 @@ def training_estimate(config: TrainConfig, data: MnistData) -> str:
 
 @st.cache_resource(max_entries=64, show_spinner="Timing a few training steps on this machine...")
 def _training_estimate(config_json: str, train_digits: int, test_digits: int) -> str:
-    from core.estimate import estimate_seconds, format_estimate, server_calibrator
+    from core.training.estimate import estimate_seconds, format_estimate, server_calibrator
 
     config = TrainConfig.from_dict(json.loads(config_json))
     calibration = server_calibrator().calibrate(config)

@@ -7,14 +7,14 @@ from typing import Callable, Literal, NamedTuple
 import numpy as np
 import streamlit as st
 
-from core.handwriting import ClassDigits, count_text
+from core.classroom.class_set import ClassDigits, count_text
 from dashboard.plain_text import escape
 
 MEANT_LABEL, SAVE_LABEL, UNDO_LABEL = "Which digit did you mean?", "Save to the class set", "Undo"
 
 
 class SaveNote(NamedTuple):
-    """What became of this session's last drawing saved to the class set (core.handwriting)."""
+    """What became of this session's last drawing saved to the class set (core.classroom.class_set)."""
 
     outcome: Literal["saved", "refused", "undone"]
     message: str

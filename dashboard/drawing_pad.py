@@ -5,7 +5,7 @@ lifts. streamlit-drawable-canvas, used before, waits 200 ms after each stroke be
 anything (its frontend debounces every update) and sent the whole picture as a PNG besides.
 From pen up to the guess shown (bench/draw_latency.py, Intel Xeon, 2 cores, shared and busy):
 260-270 ms at the median with it, 70-95 ms with this pad. The server draws the strokes back
-into pixels (core.preprocess.rasterize_strokes, under 1 ms). Works with mouse, pen and touch.
+into pixels (core.drawing.strokes.rasterize_strokes, under 1 ms). Works with mouse, pen and touch.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import functools
 
 import streamlit as st
 
-from core.preprocess import CANVAS_SIZE
+from core.drawing.preprocess import CANVAS_SIZE
 
 # One pad per key; its state survives reruns, so the strokes drawn stay on it.
 # Each stroke goes out as {"width": pen width, "points": [x0, y0, x1, y1, ...]} in canvas pixels.

@@ -71,7 +71,7 @@ def saliency_colours(image: np.ndarray, attribution: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     image : (H, W) digit, uint8 or floats in [0, 1].
-    attribution : (H, W) floats, e.g. from core.explain.saliency.
+    attribution : (H, W) floats, e.g. from core.evaluation.explain.saliency.
     """
     image, attribution = np.asarray(image), np.asarray(attribution, np.float32)
     if image.ndim != 2 or attribution.shape != image.shape:
@@ -92,7 +92,7 @@ def saliency_html(image: np.ndarray, attribution: np.ndarray, size: int = 168, l
     ----------
     image : (28, 28) digit, uint8 or floats in [0, 1].
     attribution : (28, 28) floats, positive where a pixel pushes towards the class
-        (core.explain.saliency).
+        (core.evaluation.explain.saliency).
     size : width and height of the picture in CSS pixels.
     label : the class explained, named in the key ("towards 3").
     caption : text under the key.
@@ -117,7 +117,7 @@ def weights_grid_html(weights: np.ndarray, columns: int = 8, size: int = 48, sca
 
     Parameters
     ----------
-    weights : (units, 28, 28) floats, e.g. from core.explain.first_layer_weights.
+    weights : (units, 28, 28) floats, e.g. from core.evaluation.explain.first_layer_weights.
     columns : images per row.
     size : width and height of each image in CSS pixels.
     scale : "each" scales every unit's image to its own largest weight (shows

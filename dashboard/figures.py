@@ -9,7 +9,7 @@ import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 
-from core.loss_curve import LossCurve
+from dashboard.loss_curve import LossCurve
 
 DIGITS = [str(digit) for digit in range(10)]
 RAW_COLOR = "rgba(31, 111, 235, 0.25)"  # the raw batch losses: faint, the smoothed line carries the eye

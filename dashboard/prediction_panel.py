@@ -8,8 +8,8 @@ from typing import NamedTuple
 import numpy as np
 import streamlit as st
 
-from core.predict import predict_drawing
-from core.preprocess import rasterize_strokes
+from core.drawing.strokes import rasterize_strokes
+from core.model.predict import predict_drawing
 from dashboard import explain_blocks, html_blocks
 from dashboard.plain_text import escape
 
@@ -49,7 +49,7 @@ def show_prediction(model, strokes: list[dict]) -> Reading | None:
 
 def show_explanations(model, reading: Reading) -> None:
     """Why the model says what it says: a saliency map for a class of the user's choice, and the hidden layers."""
-    from core.explain import activations, saliency
+    from core.evaluation.explain import activations, saliency
 
     st.subheader("Why")
     pixels, layers = st.columns([1, 2])

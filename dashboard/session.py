@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.classroom import check_run, check_student_name, teacher_key_set
-from core.data import DataError, MnistData
-from core.handwriting import ClassDigits
-from core.loss_curve import LossCurve, smoothing_for
-from core.models import TrainConfig, default_model_name
-from core.store import ModelInfo, ModelStore
-from core.scheduler import ScheduledJob
-from core.training import Progress
-from core.uploads import load_upload
+from core.classroom.class_set import ClassDigits
+from core.classroom.identity import check_student_name, teacher_key_set
+from core.classroom.rules import check_run
+from core.data.mnist import DataError, MnistData
+from core.data.uploads import load_upload
+from core.model.config import TrainConfig, default_model_name
+from core.model.store import ModelInfo, ModelStore
+from core.training.progress import Progress
+from core.training.scheduler import ScheduledJob
 from dashboard import caches
+from dashboard.loss_curve import LossCurve, smoothing_for
 
 # st.session_state keys, one browser session each.
 UPLOADED = "uploaded_data"  # (data key, MnistData) of an upload
@@ -50,7 +51,7 @@ def has_upload() -> bool:
 def use_upload(files) -> str:
     """Switch this session to uploaded files (Streamlit UploadedFile objects); returns a message if unusable.
 
-    core.uploads answers any bad name or content with a DataError; anything else it could still raise (the
+    core.data.uploads answers any bad name or content with a DataError; anything else it could still raise (the
     server out of memory for a set within its limits) becomes a message too, never an error box.
     """
     try:
@@ -122,10 +123,10 @@ def training_running() -> bool:
 
 
 def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
-    """Queue this session's run on the server's training scheduler (core/scheduler.py): a worker process,
+    """Queue this session's run on the server's training scheduler (core/training/scheduler.py): a worker process,
     or the Ray cluster at RAY_ADDRESS, trains and saves it; the page polls it.
 
-    add_class_digits : whether the class's drawings (core.handwriting) join the training digits.
+    add_class_digits : whether the class's drawings (core.classroom.class_set) join the training digits.
     Raises ValueError when ``config`` breaks the teacher's class rules (core.classroom.check_run) or the
     server's MNIST_MAX_TRAINING setting is unusable; the message says which and what to do.
     The teacher's own runs belong to nobody: clearing the class's models keeps them, and they stay off the

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.classroom import is_teacher_key, teacher_key_set
+from core.classroom.identity import is_teacher_key, teacher_key_set
 from dashboard import caches, session
 from dashboard.plain_text import escape
 

@@ -2,7 +2,7 @@
 
 Every field is a widget whose key is ``train_<TrainConfig field>``, kept for the
 whole session (persist_state) so a visit to another page does not reset it. One more
-checkbox adds the class's handwriting (core.handwriting) to the training digits; it is
+checkbox adds the class's handwriting (core.classroom.class_set) to the training digits; it is
 about the data, not the network, so it stays out of the shared link.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.handwriting import ClassDigits, count_text
-from core.models import ACTIVATIONS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, format_units, parse_units, preset
-from core.share_links import from_query, to_query
+from core.classroom.class_set import ClassDigits, count_text
+from core.model.config import ACTIVATIONS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, format_units, parse_units, preset
+from core.model.share_links import from_query, to_query
 from dashboard import session
 from dashboard.plain_text import escape
 
@@ -30,7 +30,7 @@ def _key(field: str) -> str:
 
 
 def _range(field: str) -> dict:
-    """The min and max of a field's number input or slider: its limits (core.models.LIMITS), which TrainConfig
+    """The min and max of a field's number input or slider: its limits (core.model.config.LIMITS), which TrainConfig
     and a shared link keep too, so every value the form is given fits its widget."""
     low, high = LIMITS[field]
     return dict(min_value=low, max_value=high)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.store import StoreError
-from core.training import Progress, RunState
+from core.model.store import StoreError
+from core.training.progress import Progress, RunState
 from dashboard import figures, session
 from dashboard.explain_blocks import weights_grid_html
 from dashboard.plain_text import escape

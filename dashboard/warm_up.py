@@ -50,7 +50,7 @@ def warm_up() -> None:
     try:
         for name in first_page_modules():
             importlib.import_module(name)
-        from core.data import load_default
+        from core.data.mnist import load_default
         from dashboard import caches
 
         load_default()  # core.data keeps it for the process: the first page's st.cache_resource finds it there

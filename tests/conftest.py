@@ -23,16 +23,16 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Unpacked copies of the data files the tests load (core.data) go to a folder of this test session,
 # which servers and workers started by the tests inherit; never the user's ~/.cache.
 os.environ["MNIST_CACHE_DIR"] = tempfile.mkdtemp(prefix="mnist-classroom-tests-")
 
-from core import scheduler  # noqa: E402
-from core.data import MnistData  # noqa: E402
-from core.scheduler import STOPPED_IN_QUEUE, ScheduledJob  # noqa: E402
-from core.training import Progress, RunHandle, RunState, TrainingResult  # noqa: E402
+from core.data.mnist import MnistData  # noqa: E402
+from core.training import scheduler  # noqa: E402
+from core.training.loop import TrainingResult  # noqa: E402
+from core.training.progress import Progress, RunHandle, RunState  # noqa: E402
+from core.training.scheduler import STOPPED_IN_QUEUE, ScheduledJob  # noqa: E402
 
 FULL_MNIST = Path(os.environ.get("MNIST_PATH") or ROOT.parent / "shared" / "data" / "mnist_data.npz")
 APP = ROOT / "dashboard" / "app.py"
@@ -184,8 +184,8 @@ def full_mnist_path() -> Path:
 @pytest.fixture(scope="session")
 def tiny_result():
     """One Lecture-preset model trained on the tiny digits, shared by every test that needs a saved model."""
-    from core.models import preset
-    from core.training import train
+    from core.model.config import preset
+    from core.training.loop import train
 
     return train(preset("lecture").replace(epochs=2), make_tiny_data())
 
@@ -193,7 +193,7 @@ def tiny_result():
 @pytest.fixture
 def saved_model(tiny_result, private_models_dir) -> str:
     """The name of that model, saved in this test's own models folder."""
-    from core.store import ModelStore
+    from core.model.store import ModelStore
 
     ModelStore().save("tiny-lecture", tiny_result)
     return "tiny-lecture"
@@ -202,8 +202,8 @@ def saved_model(tiny_result, private_models_dir) -> str:
 @pytest.fixture(scope="session")
 def tiny_cnn_result():
     """A small CNN-preset model (ReLU, batch norm, pooling) trained on the tiny digits, shared by the tests."""
-    from core.models import preset
-    from core.training import train
+    from core.model.config import preset
+    from core.training.loop import train
 
     config = preset("cnn").replace(conv_filters=(4, 8), hidden_units=(16,), batch_size=32, epochs=3, augment=False)
     return train(config, make_tiny_data())
@@ -212,7 +212,7 @@ def tiny_cnn_result():
 @pytest.fixture(scope="session")
 def full_mnist_data() -> MnistData:
     """The full MNIST set (MNIST_PATH), loaded once per test session; skips when it is missing."""
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
 
     if not FULL_MNIST.is_file():
         pytest.skip(f"full MNIST not found at {FULL_MNIST}; set MNIST_PATH to run this test")
@@ -222,8 +222,8 @@ def full_mnist_data() -> MnistData:
 @pytest.fixture(scope="session")
 def full_lecture_result(full_mnist_data):
     """The Lecture preset trained on the full set, once per test session."""
-    from core.models import preset
-    from core.training import train
+    from core.model.config import preset
+    from core.training.loop import train
 
     return train(preset("lecture"), full_mnist_data)
 
@@ -231,8 +231,8 @@ def full_lecture_result(full_mnist_data):
 @pytest.fixture(scope="session")
 def full_cnn_result(full_mnist_data):
     """The CNN preset trained on the full set, once per test session."""
-    from core.models import preset
-    from core.training import train
+    from core.model.config import preset
+    from core.training.loop import train
 
     return train(preset("cnn"), full_mnist_data)
 
@@ -348,7 +348,7 @@ def app_in_a_fresh_interpreter(lines: str) -> list:
 
 
 class FakeScheduler:
-    """Stands in for the server's training scheduler (core.scheduler.server_scheduler) in the pages' tests.
+    """Stands in for the server's training scheduler (core.training.scheduler.server_scheduler) in the pages' tests.
 
     A page starts its run as always, a real ScheduledJob, but the job comes here, where nothing trains:
     the test says what happens next, and the page sees it on its next run. ``train(job, steps)`` publishes
@@ -370,22 +370,22 @@ class FakeScheduler:
 
     def train(self, job: ScheduledJob, steps: int) -> None:
         """Publish that ``job`` has trained ``steps`` steps."""
-        job._publish(self._progress(job, steps))
+        job.publish(self._progress(job, steps))
 
     def finish(self, job: ScheduledJob, stopped: bool = False) -> None:
         """Save the model for ``job`` and publish its last Progress: finished, or stopped when ``stopped``."""
         result = dataclasses.replace(self.result, config=job.config, stopped=stopped)
         saved = job.store.save_under_free_name(
             job.save_name, lambda name: job.store.save(name, result, overwrite=False, owner=job.owner))
-        job._publish(self._progress(
+        job.publish(self._progress(
             job, job.snapshot().step if stopped else self._total(job),
             state=RunState.STOPPED if stopped else RunState.FINISHED, stopped=stopped, eta_seconds=0.0,
             train_accuracy=result.train_accuracy, test_accuracy=result.test_accuracy, saved_as=saved.name))
 
     def fail(self, job: ScheduledJob, message: str) -> None:
-        job._publish(dataclasses.replace(job.snapshot(), state=RunState.FAILED, message=message))
+        job.publish(dataclasses.replace(job.snapshot(), state=RunState.FAILED, message=message))
 
-    # What a ScheduledJob asks of its scheduler: core.scheduler.TrainingScheduler's methods of these names.
+    # What a ScheduledJob asks of its scheduler: core.training.scheduler.TrainingScheduler's methods of these names.
     def submit(self, job: ScheduledJob) -> int:
         self.jobs.append(job)
         return len(self.jobs)
@@ -395,7 +395,7 @@ class FakeScheduler:
         if job.snapshot().done:
             return
         if job.snapshot().step == 0:
-            job._publish(dataclasses.replace(job.snapshot(), state=RunState.STOPPED, stopped=True,
+            job.publish(dataclasses.replace(job.snapshot(), state=RunState.STOPPED, stopped=True,
                                              message=STOPPED_IN_QUEUE))
         else:
             self.finish(job, stopped=True)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from conftest import APP, button, lecture_page, make_digits, metrics, train_page
 from streamlit.testing.v1 import AppTest
 
-from conftest import APP, button, lecture_page, make_digits, metrics, train_page
 from core import classroom
-from core.drawn_digits import drawn_accuracy
-from core.handwriting import ClassDigits
-from core.store import ModelStore
+from core.classroom.class_set import ClassDigits
+from core.evaluation.metrics import drawn_accuracy
+from core.model.store import ModelStore
 from dashboard import plain_text
 from dashboard.sidebar import PRESENT_CSS
 

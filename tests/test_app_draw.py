@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import BAR, button, draw_on_pad, draw_page, run_to_the_end
 from streamlit.testing.v1 import AppTest
 
-from conftest import BAR, button, draw_on_pad, draw_page, run_to_the_end
-from core.models import preset
-from core.store import ModelStore
+from core.model.config import preset
+from core.model.store import ModelStore
 from dashboard.prediction_panel import BLANK_MESSAGE, EXPLAIN_CLASS
 
 
@@ -81,8 +81,9 @@ def explain_a_cnn():
     """An app of one call: dashboard.prediction_panel.show_explanations for an (untrained) CNN preset network."""
     import numpy as np
 
-    from core.models import build_model, preset
-    from core.predict import predict_proba
+    from core.model.config import preset
+    from core.model.network import build_model
+    from core.model.predict import predict_proba
     from dashboard import prediction_panel
 
     digit = np.zeros((28, 28), np.float32)

@@ -1,6 +1,6 @@
 """Bad input that reaches the pages: whatever a user types (a shared link's values, an upload's name, a model's
 or a student's name, an error quoting one) shows as typed, never as a link, a picture or formatting
-(dashboard/plain_text.py); and a link or a class rule outside a field's limits (core.models.LIMITS) gives a
+(dashboard/plain_text.py); and a link or a class rule outside a field's limits (core.model.config.LIMITS) gives a
 warning or a bounded widget, never a broken page."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import json
 import re
 
 import pytest
+from conftest import lecture_page, make_tiny_data, npz_bytes, open_page, texts, train_page
 from markdown_it import MarkdownIt
 
-from conftest import lecture_page, make_tiny_data, npz_bytes, open_page, texts, train_page
-from core.classroom import rules_path
-from core.models import LIMITS, preset
-from core.share_links import QUERY_FIELDS
-from core.store import ModelStore
-from core.uploads import load_upload
+from core.classroom.rules import rules_path
+from core.data.uploads import load_upload
+from core.model.config import LIMITS, preset
+from core.model.share_links import QUERY_FIELDS
+from core.model.store import ModelStore
 from dashboard.plain_text import WORD_JOINER, escape
 
 # CommonMark, as Streamlit's renderer reads it, with GitHub's strikethrough and tables.

@@ -9,8 +9,9 @@ import re
 import numpy as np
 import pytest
 from conftest import html, make_tiny_data, npz_bytes, open_page, texts
-from core.data import load_file
-from core.store import ModelStore
+
+from core.data.mnist import load_file
+from core.model.store import ModelStore
 from dashboard import caches
 from dashboard.figures import selected_digit
 
@@ -72,7 +73,7 @@ def test_saved_figures_of_other_digits_under_the_same_name_are_not_used(tiny_npz
 
 
 def test_other_data_measures_the_training_digits_only_when_asked(tiny_npz, saved_model, tiny_result, monkeypatch):
-    from core.training import evaluate_accuracy
+    from core.evaluation.metrics import evaluate_accuracy
 
     data = load_file(tiny_npz)  # the saved model says "synthetic test digits": other data, as far as it knows
     info = ModelStore().info(saved_model)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from conftest import BAR, button, draw_on_pad, draw_page, html, make_digits, open_page, texts, train_page
-from core import handwriting
-from core.handwriting import ClassDigits
+
+from core.classroom import class_set as handwriting
+from core.classroom.class_set import ClassDigits
 from dashboard.class_set_panel import MEANT_LABEL, SAVE_LABEL, UNDO_LABEL
 
 
@@ -64,7 +64,7 @@ def test_evaluate_says_how_to_fill_an_empty_class_set(tiny_npz, saved_model):
 
 
 def test_evaluate_reads_the_class_set_beside_the_test_digits(tiny_npz, saved_model, tiny_result):
-    from core.training import evaluate_accuracy
+    from core.evaluation.metrics import evaluate_accuracy
 
     add_drawings(20, mislabelled=3)
     drawings = ClassDigits().load()

@@ -5,12 +5,18 @@ page's run."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import (
-    app_in_a_fresh_interpreter, button, code_blocks, lecture_page, make_tiny_data, metrics, run_to_the_end,
+    app_in_a_fresh_interpreter,
+    button,
+    code_blocks,
+    lecture_page,
+    make_tiny_data,
+    metrics,
+    run_to_the_end,
 )
+
 from core.lecture import lecture_loss_floor
-from core.models import preset
+from core.model.config import preset
 
 STEP_COUNT = 15
 
@@ -84,7 +90,7 @@ def test_the_first_steps_show_the_digits_in_use(tiny_npz):
 
 
 def test_the_network_step_counts_its_parameters(tiny_npz):
-    from core.models import build_model
+    from core.model.network import build_model
 
     at = lecture_page("7")
     table = at.dataframe[0].value

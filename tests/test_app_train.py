@@ -8,12 +8,12 @@ import os
 import re
 
 import pytest
-
 from conftest import button, metrics, run_to_the_end, texts, train_page
-from core.models import preset
-from core.scheduler import STOPPED_IN_QUEUE
-from core.store import ModelStore
-from core.training import RunState
+
+from core.model.config import preset
+from core.model.store import ModelStore
+from core.training.progress import RunState
+from core.training.scheduler import STOPPED_IN_QUEUE
 
 
 def test_a_run_finishes_shows_both_accuracies_and_is_saved(tiny_npz):
@@ -166,8 +166,8 @@ def test_the_live_chart_stays_small_however_long_the_run():
     """What the browser redraws twice a second: two lines of at most 2,000 points, epoch lines, validation."""
     import numpy as np
 
-    from core.loss_curve import LossCurve
     from dashboard.figures import loss_figure
+    from dashboard.loss_curve import LossCurve
 
     steps_per_epoch, epochs = 1875, 50  # the lecture's batches, ten times its epochs
     curve = LossCurve(0.98).update(np.random.default_rng(0).random(steps_per_epoch * epochs))
@@ -179,7 +179,7 @@ def test_the_live_chart_stays_small_however_long_the_run():
 
 
 def test_before_start_the_page_says_how_long_the_run_will_take_timed_outside_the_server(tiny_npz):
-    from core.estimate import server_calibrator
+    from core.training.estimate import server_calibrator
 
     at = train_page()
     estimate = [message.value for message in at.info if message.value.startswith("This run will take")]

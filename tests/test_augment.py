@@ -1,4 +1,4 @@
-"""core.augment: random, seeded changes of position, size, slant and pen that keep the digit a digit."""
+"""core.training.augment: random, seeded changes of position, size, slant and pen that keep the digit a digit."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from conftest import centre_of_mass, ring_digit  # noqa: E402
-from core import augment  # noqa: E402
-from core.augment import make_augmenter  # noqa: E402
+
+from core.training import augment  # noqa: E402
+from core.training.augment import make_augmenter  # noqa: E402
 
 RADIUS = 6.0  # of the ring the tests change
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from browser import MAIN, assert_no_error, open_page, wait_until_idle
+
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
 
 pytestmark = pytest.mark.slow

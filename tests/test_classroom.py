@@ -8,11 +8,12 @@ import json
 import pytest
 
 from core import classroom
-from core.classroom import ClassRules, LeaderboardRow
-from core.drawn_digits import drawn_accuracy
-from core.models import preset
-from core.store import ModelStore
-from core.training import train_and_save
+from core.classroom.leaderboard import LeaderboardRow
+from core.classroom.rules import ClassRules
+from core.evaluation.metrics import drawn_accuracy
+from core.model.config import preset
+from core.model.store import ModelStore
+from core.training.job import train_and_save
 
 
 def test_the_passphrase_unlocks_only_when_it_matches(teacher_key):

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RESULT_LINE, ROOT, draw_png, make_tiny_data, run_cli
 from PIL import Image
 
-from conftest import RESULT_LINE, ROOT, draw_png, make_tiny_data, run_cli
-from core.models import describe, preset
-from core.predict import predict_proba
-from core.preprocess import canvas_to_mnist
-from core.store import ModelStore
+from core.drawing.preprocess import canvas_to_mnist
+from core.model.config import describe, preset
+from core.model.predict import predict_proba
+from core.model.store import ModelStore
+
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):

@@ -11,11 +11,11 @@ import time
 import zipfile
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
-from core import store as store_module
-from core.store import META_ENTRY, ModelStore, StoreError
+from core.model import store as store_module
+from core.model.store import META_ENTRY, ModelStore, StoreError
 
 PAGES = ["lecture", "digits", "train", "evaluate", "draw", "models"]
 
@@ -113,7 +113,7 @@ def test_a_model_saved_under_wider_limits_is_still_listed_and_its_setup_refused_
                                                                                             tiny_result):
     meta = meta_of(tiny_result)
     meta["config"] = {**meta["config"], "dropout": 0.95, "validation_split": 0.6, "learning_rate": 1e-7,
-                      "seed": 3_000_000_000}  # each allowed before core.models.LIMITS narrowed it
+                      "seed": 3_000_000_000}  # each allowed before core.model.config.LIMITS narrowed it
     write_meta(private_models_dir, "older-limits", json.dumps(meta))
     store = ModelStore(private_models_dir)
     listing = store.list()

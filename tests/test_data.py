@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import core.data as data_module
 from conftest import ROOT, idx_bytes, make_digits, make_tiny_data
-from core.data import (
+
+import core.data.mnist as data_module
+from core.data.mnist import (
     DataError,
     MnistData,
     flatten_images,

@@ -1,4 +1,4 @@
-"""core.drawn_digits: the renderer that draws MNIST digits as a person would, canvas_to_mnist and the naive
+"""core.drawing.synthetic: the renderer that draws MNIST digits as a person would, canvas_to_mnist and the naive
 resize on its drawings, and a model's accuracy on them; bench/drawn_digits.py's run."""
 
 from __future__ import annotations
@@ -8,15 +8,15 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT, aligned_correlation, make_tiny_data, ring_digit
 from scipy import ndimage
 
-from conftest import ROOT, aligned_correlation, make_tiny_data, ring_digit
-from core import drawn_digits
-from core.drawn_digits import (
-    BACKGROUNDS, CANVAS, draw, draw_digits, drawn_accuracy, drawn_set, drawn_test_set, skeleton,
-)
-from core.predict import predict_proba
-from core.preprocess import canvas_to_mnist, stroke_width
+from core.drawing import synthetic as drawn_digits
+from core.drawing.preprocess import CANVAS_SIZE as CANVAS
+from core.drawing.preprocess import canvas_to_mnist, stroke_width
+from core.drawing.synthetic import BACKGROUNDS, draw, draw_digits, drawn_set, drawn_test_set, skeleton
+from core.evaluation.metrics import drawn_accuracy
+from core.model.predict import predict_proba
 
 
 def mnist_ring() -> np.ndarray:
@@ -195,7 +195,7 @@ def test_the_lecture_network_reads_most_drawn_digits(full_lecture_result, full_m
 
 
 def test_importing_it_starts_neither_tensorflow_nor_scipy():
-    code = "import sys, core.drawn_digits; print('tensorflow' in sys.modules, 'scipy' in sys.modules)"
+    code = "import sys, core.drawing.synthetic; print('tensorflow' in sys.modules, 'scipy' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert output.returncode == 0, output.stderr
     assert output.stdout.strip() == "False False"

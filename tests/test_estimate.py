@@ -1,4 +1,4 @@
-"""core.estimate: a run's expected time from a short calibration. How close it comes to a real run is a timing
+"""core.training.estimate: a run's expected time from a short calibration. How close it comes to a real run is a timing
 figure, so bench/train_speed.py (lecture) and bench/cnn_speed.py (cnn, quick-cnn) measure it, not a unit test."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from core.estimate import calibrate, estimate_seconds, format_estimate, speed_key
-from core.models import preset
-from core.training import step_counts
+from core.model.config import preset
+from core.training.estimate import calibrate, estimate_seconds, format_estimate, speed_key
+from core.training.loop import step_counts
 
 
 def test_one_calibration_per_network_shape():
@@ -59,13 +59,14 @@ def test_format_estimate(seconds, text):
 def test_the_servers_calibrations_run_in_a_niced_child_once_per_shape_and_survive_its_death():
     import psutil
 
-    from core.estimate import CALIBRATION_NICENESS, ChildCalibrator
+    from core.training.child_process import CHILD_NICENESS
+    from core.training.estimate import ChildCalibrator
 
     calibrator = ChildCalibrator()
     config = preset("lecture")
     first = calibrator.calibrate(config)
     child = psutil.Process(calibrator.pid())
-    assert child.pid != os.getpid() and child.nice() == CALIBRATION_NICENESS
+    assert child.pid != os.getpid() and child.nice() == CHILD_NICENESS
     assert calibrator.calibrate(config.replace(epochs=9, seed=4)) is first  # same shape: kept, not asked again
     with calibrator._lock:  # as while another shape is being timed: a kept one still answers
         answers = []

@@ -1,4 +1,4 @@
-"""core.evaluate: confusion matrix and per-class figures on hand-made arrays, then on a trained model."""
+"""core.evaluation.evaluate: confusion matrix and per-class figures on hand-made arrays, then on a trained model."""
 
 from __future__ import annotations
 
@@ -8,13 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.evaluate import (
-    Evaluation, confusion_matrix, evaluate, misclassified, place_among, precision_recall, saved_train_accuracy,
-    train_accuracy, trained_on,
+from core.evaluation.evaluate import (
+    Evaluation,
+    confusion_matrix,
+    evaluate,
+    misclassified,
+    place_among,
+    precision_recall,
+    saved_train_accuracy,
+    trained_on,
 )
-from core.models import TrainConfig, preset
-from core.store import ModelInfo
-from core.training import evaluate_accuracy, train
+from core.evaluation.metrics import evaluate_accuracy, train_accuracy
+from core.model.config import TrainConfig, preset
+from core.model.store import ModelInfo
+from core.training.loop import train
 
 # Ten hand-made answers over three classes:
 #   true 0 -> predicted 0, 0, 1        (2 of 3 right)
@@ -78,10 +85,10 @@ def test_evaluate_can_leave_the_training_digits_out(tiny_data, tiny_result):
 
 
 def test_the_training_digits_are_measured_as_training_measures_them(tiny_data, tiny_result, monkeypatch):
-    from core import training
+    from core.evaluation import metrics
 
-    monkeypatch.setattr(training, "TRAIN_ACCURACY_DIGITS", 40)
-    sample = training.train_accuracy_sample(len(tiny_data.x_train))
+    monkeypatch.setattr(metrics, "TRAIN_ACCURACY_DIGITS", 40)
+    sample = metrics.train_accuracy_sample(len(tiny_data.x_train))
     outside = np.setdiff1d(np.arange(len(tiny_data.x_train)), sample)[:100]
     labels = tiny_data.y_train.copy()
     labels[outside] = (labels[outside] + 1) % 10  # wrong labels only where the sample does not look

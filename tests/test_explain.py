@@ -1,4 +1,4 @@
-"""core.explain: hidden activations, saliency, first-layer weights and 2-D embeddings."""
+"""core.evaluation.explain: hidden activations, saliency, first-layer weights and 2-D embeddings."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import weakref
 
 import numpy as np
 import pytest
-
 from conftest import make_tiny_data
-from core import explain
-from core.explain import activations, embed, first_layer_weights, saliency
-from core.predict import predict_logits
+
+from core.evaluation import explain
+from core.evaluation.explain import activations, embed, first_layer_weights, saliency
+from core.model.predict import predict_logits
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_cnn_activations_are_block_maps_then_dense(tiny_cnn_result, digits):
 
 
 def test_activations_of_a_saved_model_match(saved_model, tiny_result, digits):
-    from core.store import ModelStore
+    from core.model.store import ModelStore
 
     loaded = ModelStore().load(saved_model)
     original, again = activations(tiny_result.model, digits), activations(loaded, digits)
@@ -77,7 +77,8 @@ def test_activations_take_one_digit_and_uint8(tiny_result):
 
 
 def test_the_explainer_is_built_once_and_dies_with_its_model():
-    from core.models import build_model, preset
+    from core.model.config import preset
+    from core.model.network import build_model
 
     model = build_model(preset("lecture"))
     first = explain._explainer_for(model)

@@ -11,8 +11,16 @@ import pytest
 from PIL import Image
 
 from dashboard.explain_blocks import (
-    BLUE, RED, activations_html, diverging_colours, feature_maps_html, probabilities_html, saliency_colours,
-    saliency_html, unit_grid_html, weights_grid_html,
+    BLUE,
+    RED,
+    activations_html,
+    diverging_colours,
+    feature_maps_html,
+    probabilities_html,
+    saliency_colours,
+    saliency_html,
+    unit_grid_html,
+    weights_grid_html,
 )
 
 WHITE = (255, 255, 255)

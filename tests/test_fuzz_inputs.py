@@ -1,5 +1,5 @@
 """Fuzz: a few hundred malformed npz, IDX and PNG files, made from one seed, through every reader a student
-can reach: core.data.load_file, core.uploads.load_upload, and `python -m core` train/predict.
+can reach: core.data.load_file, core.data.uploads.load_upload, and `python -m core` train/predict.
 
 Each must end in one DataError (in this process), or exit status 2 with one line on stderr, never a traceback,
 and cost bounded memory. Bombs declare little and inflate to gigabytes (an npz member, a gzip IDX file, a
@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, make_tiny_data, npz_bytes, seven_canvas
 from PIL import Image
 
-from conftest import ROOT, make_tiny_data, npz_bytes, seven_canvas
-from core.data import DataError, MnistData, load_file
-from core.uploads import load_upload
+from core.data.mnist import DataError, MnistData, load_file
+from core.data.uploads import load_upload
 
 SEED = 20261129  # the same inputs on every run
 # What one bad input may cost, far above what any costs (see the module docstring) and far below the
@@ -345,7 +345,7 @@ def test_malformed_uploads(traced):
 @pytest.fixture(scope="module")
 def models_folder(tmp_path_factory, tiny_result) -> Path:
     """A models folder holding the tiny Lecture model as "tiny", for predict."""
-    from core.store import ModelStore
+    from core.model.store import ModelStore
 
     folder = tmp_path_factory.mktemp("fuzz-models")
     ModelStore(folder).save("tiny", tiny_result)

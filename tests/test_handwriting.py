@@ -1,4 +1,4 @@
-"""core.handwriting: the class's drawings, one atomic file each, shared by every store on the folder."""
+"""core.classroom.class_set: the class's drawings, one atomic file each, shared by every store on the folder."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import zlib
 
 import numpy as np
 import pytest
-
 from conftest import make_digits, make_tiny_data
-from core import handwriting
-from core.handwriting import FOLDER_NAME, ClassDigits, ClassDigitsFull, with_class_digits
+
+from core.classroom import class_set as handwriting
+from core.classroom.class_set import FOLDER_NAME, ClassDigits, ClassDigitsFull, with_class_digits
 
 
 def a_digit(label: int = 3) -> np.ndarray:
@@ -134,8 +134,8 @@ def test_with_class_digits_puts_the_drawings_first_and_says_so():
 
 
 def test_the_drawings_as_test_digits_are_measured_by_core_evaluate(tiny_result):
-    from core.evaluate import evaluate
-    from core.training import evaluate_accuracy
+    from core.evaluation.evaluate import evaluate
+    from core.evaluation.metrics import evaluate_accuracy
 
     images, labels = make_digits(20, seed=5)
     labels[:3] = (labels[:3] + 1) % 10  # three drawings meant as another digit than they show

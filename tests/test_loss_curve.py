@@ -1,9 +1,9 @@
-"""core.loss_curve: the live loss chart's data stays small and matches the full computation."""
+"""dashboard.loss_curve: the live loss chart's data stays small and matches the full computation."""
 
 import numpy as np
 import pytest
 
-from core.loss_curve import LossCurve, bucket_size, envelope, smoothing_for
+from dashboard.loss_curve import LossCurve, bucket_size, envelope, smoothing_for
 
 
 def reference_average(losses, weight):

@@ -1,11 +1,12 @@
-"""core.models: config validation, the presets, and the networks they build."""
+"""core.model.config: config validation, the presets, and the networks they build."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.models import LIMITS, PRESETS, TrainConfig, build_model, describe, preset
+from core.model.config import LIMITS, PRESETS, TrainConfig, describe, preset
+from core.model.network import build_model
 
 BAD_VALUES = [
     ("architecture", "rnn"),
@@ -112,7 +113,7 @@ def test_lecture_network_layers_init_and_parameter_count():
 def test_lecture_optimizer_is_plain_sgd_at_0_5():
     import keras
 
-    from core.training import _make_optimizer
+    from core.training.loop import _make_optimizer
 
     optimizer = _make_optimizer(preset("lecture"), total_steps=100)
     assert isinstance(optimizer, keras.optimizers.SGD)

@@ -1,13 +1,14 @@
-"""core.predict: probabilities from a model, batch or one drawn digit, never through model.predict."""
+"""core.model.predict: probabilities from a model, batch or one drawn digit, never through model.predict."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import make_digits, seven_canvas
-from core.models import build_model, preset
-from core.predict import predict_drawing, predict_logits, predict_proba, softmax
+
+from core.model.config import preset
+from core.model.network import build_model
+from core.model.predict import predict_drawing, predict_logits, predict_proba, softmax
 
 
 @pytest.fixture(scope="module")

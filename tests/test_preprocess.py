@@ -1,4 +1,4 @@
-"""core.preprocess: any drawing -> an MNIST-like digit, whatever its size, place, pen and background."""
+"""core.drawing.preprocess: any drawing -> an MNIST-like digit, whatever its size, place, pen and background."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import re
 
 import numpy as np
 import pytest
+from conftest import aligned_correlation, centre_of_mass
 from PIL import Image, ImageDraw
 
-from conftest import aligned_correlation, centre_of_mass
-from core import preprocess
-from core.preprocess import (
-    CANVAS_SIZE, canvas_to_mnist, ink_map, naive_resize, rasterize_strokes, stroke_fraction, stroke_width,
-)
+from core.drawing import preprocess
+from core.drawing.preprocess import CANVAS_SIZE, canvas_to_mnist, ink_map, naive_resize, stroke_fraction, stroke_width
+from core.drawing.strokes import rasterize_strokes
 
 # A "7" with a bar, as a polyline in a unit square (x, y).
 SEVEN = [(0.1, 0.05), (0.9, 0.05), (0.45, 0.95)]

@@ -14,12 +14,12 @@ import sys
 
 import psutil
 import pytest
-
 from conftest import button, make_tiny_data, metrics, run_to_the_end, train_page, wait_for
-from core.models import preset
-from core.scheduler import ScheduledJob, TrainingScheduler
-from core.store import ModelStore
-from core.training import RunState
+
+from core.model.config import preset
+from core.model.store import ModelStore
+from core.training.progress import RunState
+from core.training.scheduler import ScheduledJob, TrainingScheduler
 from harness.live_server import ROOT
 
 CLUSTER = os.environ.get("MNIST_TEST_RAY_ADDRESS", "")
@@ -68,9 +68,9 @@ ACTOR_CODE = """
 import sys
 sys.path.insert(0, sys.argv[1])
 import ray
-from core import ray_training
+from core.training import ray_cluster as ray_training
 from core.data import load_file
-from core.models import preset
+from core.model.config import preset
 ray_training.connect(sys.argv[2])
 actor = ray_training._remote_run_class().remote()
 final, content, where = ray.get(actor.train.remote(preset("lecture").replace(epochs=1), load_file(sys.argv[3]), "end", ""))

@@ -1,4 +1,4 @@
-"""core.scheduler: runs trained in real spawned worker processes on the tiny digits, queued FIFO.
+"""core.training.scheduler: runs trained in real spawned worker processes on the tiny digits, queued FIFO.
 
 One scheduler with two workers serves the whole module, so TensorFlow is imported by two workers
 (and once more by the one that replaces a killed worker) rather than once per test.
@@ -11,15 +11,19 @@ import signal
 import subprocess
 
 import pytest
-
 from conftest import make_digits, make_tiny_data, wait_for
-from core.handwriting import ClassDigits
-from core.models import preset
-from core.scheduler import (
-    MAX_TRAINING_VARIABLE, STOPPED_IN_QUEUE, ScheduledJob, TrainingScheduler, max_training_runs,
+
+from core.classroom.class_set import ClassDigits
+from core.model.config import preset
+from core.model.store import ModelStore
+from core.training.progress import RunState
+from core.training.scheduler import (
+    MAX_TRAINING_VARIABLE,
+    STOPPED_IN_QUEUE,
+    ScheduledJob,
+    TrainingScheduler,
+    max_training_runs,
 )
-from core.store import ModelStore
-from core.training import RunState
 
 SHORT = preset("lecture").replace(epochs=2)  # 18 steps on the tiny digits
 # 1.5 million steps on 3,000 digits, about 10 minutes at the 2,500 steps/s measured on a busy

@@ -1,10 +1,9 @@
-"""core.share_links and core.models naming: a setup survives a trip through a link; bad links warn and fall back."""
+"""core.model.share_links and core.model.config naming: a setup survives a trip through a link; bad links warn and fall back."""
 
 import pytest
 
-from core.models import LIMITS, PRESETS, preset
-from core.models import default_model_name, format_units, parse_units
-from core.share_links import QUERY_FIELDS, from_query, to_query
+from core.model.config import LIMITS, PRESETS, default_model_name, format_units, parse_units, preset
+from core.model.share_links import QUERY_FIELDS, from_query, to_query
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -1,4 +1,4 @@
-"""core.store: save, list, load, rename and delete; atomic writes; bad files reported, never fatal."""
+"""core.model.store: save, list, load, rename and delete; atomic writes; bad files reported, never fatal."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import core.store as store_module
 from conftest import ROOT, make_tiny_data
-from core.models import build_model, preset
-from core.predict import predict_proba
-from core.store import META_ENTRY, ModelStore, StoreError, check_name
-from core.training import train
+
+import core.model.store as store_module
+from core.model.config import preset
+from core.model.network import build_model
+from core.model.predict import predict_proba
+from core.model.store import META_ENTRY, ModelStore, StoreError, check_name
+from core.training.loop import train
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +256,7 @@ def test_listing_a_missing_folder_is_empty(tmp_path):
 def test_listing_does_not_import_tensorflow(store, result):
     store.save("listed", result)
     code = (
-        "import sys; from core.store import ModelStore; "
+        "import sys; from core.model.store import ModelStore; "
         f"names = [info.name for info in ModelStore({str(store.folder)!r}).list().models]; "
         "print(names, 'tensorflow' in sys.modules, 'keras' in sys.modules)"
     )

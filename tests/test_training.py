@@ -7,15 +7,16 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import DEADLINE_SECONDS, make_tiny_data, wait_for
-from core import training
-from core.explain import first_layer_weights
-from core.models import TrainConfig, preset
-from core.predict import predict_proba
-from core.training import (
-    Progress, RunState, TrainingDiverged, TrainingJob, evaluate_accuracy, train, train_accuracy_sample, train_and_save,
-)
+
+from core.evaluation import metrics
+from core.evaluation.explain import first_layer_weights
+from core.evaluation.metrics import evaluate_accuracy, train_accuracy_sample
+from core.model.config import TrainConfig, preset
+from core.model.predict import predict_proba
+from core.training.job import TrainingJob, train_and_save
+from core.training.loop import MAX_CHUNK_STEPS, TrainingDiverged, train
+from core.training.progress import Progress, RunState
 
 # A deep ReLU network at the highest allowed learning rate: its loss overflows within a few steps.
 DIVERGING = dict(activation="relu", hidden_units=(128, 128, 128, 128), learning_rate=10.0, epochs=3)
@@ -95,10 +96,10 @@ def test_a_cnn_has_no_first_layer_picture(tiny_data):
 
 def test_train_accuracy_is_measured_on_an_even_sample_of_the_training_digits(tiny_data, monkeypatch):
     full = train_accuracy_sample(60_000)
-    assert len(full) == training.TRAIN_ACCURACY_DIGITS == len(np.unique(full))
+    assert len(full) == metrics.TRAIN_ACCURACY_DIGITS == len(np.unique(full))
     assert (full[0], full[-1]) == (0, 59_999) and np.ptp(np.diff(full)) <= 1
     np.testing.assert_array_equal(train_accuracy_sample(300), np.arange(300))  # fewer digits: all of them
-    monkeypatch.setattr(training, "TRAIN_ACCURACY_DIGITS", 40)
+    monkeypatch.setattr(metrics, "TRAIN_ACCURACY_DIGITS", 40)
     result = train(quick(), tiny_data)
     sample = train_accuracy_sample(len(tiny_data.x_train))
     assert len(sample) == 40
@@ -181,7 +182,7 @@ def test_job_runs_to_the_end_and_publishes_the_result(tiny_data):
 
 
 def test_job_saves_its_model_itself_under_a_free_name(tiny_data, tmp_path):
-    from core.store import ModelStore
+    from core.model.store import ModelStore
 
     store = ModelStore(tmp_path / "store")
     first = TrainingJob(quick(), tiny_data, store=store, save_name="lecture").start()
@@ -193,7 +194,7 @@ def test_job_saves_its_model_itself_under_a_free_name(tiny_data, tmp_path):
 
 
 def test_job_reports_a_failed_save_and_keeps_the_result(tiny_data, tmp_path):
-    from core.store import ModelStore
+    from core.model.store import ModelStore
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the models folder should be")
@@ -220,7 +221,7 @@ def test_job_stop_is_honoured_after_the_chunk_in_progress():
         assert len(snapshot.batch_losses) == snapshot.step  # each snapshot is consistent in itself
     assert progress.state == RunState.STOPPED and progress.stopped
     # The worker reads Stop after each chunk: at most the chunk it was in is trained after stop().
-    assert asked_at <= progress.step <= asked_at + training.MAX_CHUNK_STEPS < progress.total_steps
+    assert asked_at <= progress.step <= asked_at + MAX_CHUNK_STEPS < progress.total_steps
     assert predict_proba(job.result.model, data.x_test[:3]).shape == (3, 10)
 
 

@@ -14,12 +14,12 @@ from contextlib import ExitStack
 import numpy as np
 import pytest
 import yaml
-
 from browser import MAIN, PAGE_TIMEOUT_MS, assert_no_error, choose, open_page, switch_page
 from conftest import make_tiny_data
-from core.models import default_model_name, preset
+
+from core.model.config import default_model_name, preset
+from core.model.store import ModelStore
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
-from core.store import ModelStore
 
 CLUSTER = os.environ.get("MNIST_TEST_RAY_ADDRESS", "")
 TRAIN_TIMEOUT_MS = 300_000  # a cold Ray worker imports TensorFlow first; a bound, never a target
@@ -37,7 +37,7 @@ LISTINGS = 3000  # listings read while another process saves and deletes; before
 CHURN_CODE = """
 import itertools, sys
 sys.path.insert(0, sys.argv[1])
-from core.store import ModelStore, StoreError
+from core.model.store import ModelStore, StoreError
 store, content = ModelStore(sys.argv[2]), open(sys.argv[3], "rb").read()
 for count in itertools.count():
     store.add_file(f"churn-{count % 4}", content)
@@ -82,7 +82,7 @@ SAVES_EACH = 100  # saves per server under one free name; before the fix 2-14 of
 SAVE_CODE = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from core.store import ModelStore, StoreError
+from core.model.store import ModelStore, StoreError
 store, content = ModelStore(sys.argv[2]), open(sys.argv[3], "rb").read()
 sys.stdin.readline()
 for _ in range(int(sys.argv[4])):  # a tight loop: far more collisions than runs finishing at a person's pace

@@ -1,14 +1,14 @@
-"""core.uploads: uploaded bytes become a data set, or a message that names the uploaded file."""
+"""core.data.uploads: uploaded bytes become a data set, or a message that names the uploaded file."""
 
 import gzip
 import tempfile
 
 import numpy as np
 import pytest
-
 from conftest import idx_bytes, npz_bytes, open_page, texts
-from core.data import DataError
-from core.uploads import IDX_FOLDER, MAX_NAME_BYTES, load_upload
+
+from core.data.mnist import DataError
+from core.data.uploads import IDX_FOLDER, MAX_NAME_BYTES, load_upload
 
 # Names a browser can send that cannot name a file: each must get a message, never an error.
 UNUSABLE_NAMES = {

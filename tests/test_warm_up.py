@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import make_tiny_data, npz_bytes
+
 from dashboard import warm_up
 from harness.live_server import ROOT, streamlit_server
 
@@ -19,7 +19,7 @@ from harness.live_server import ROOT, streamlit_server
 def test_the_first_page_modules_are_read_from_the_router_and_the_lecture_page():
     modules = warm_up.first_page_modules()
     for name in ("streamlit", "numpy", "dashboard.sidebar", "dashboard.caches", "dashboard.html_blocks",
-                 "core.lecture", "core.data", "core.models"):
+                 "core.lecture", "core.data.mnist", "core.model.config"):
         assert name in modules, (name, modules)
     assert not any(name.split(".")[0] in ("tensorflow", "keras") for name in modules), modules
     assert "core.data.MnistData" not in modules and "typing.Literal" not in modules  # names, not modules
@@ -36,8 +36,8 @@ def test_warm_up_loads_the_first_page_without_tensorflow(tiny_npz):
     code = (f"import sys, json; sys.path.insert(0, {str(ROOT)!r})\n"
             "from dashboard import warm_up\n"
             "warm_up.warm_up()\n"
-            "import core.data\n"
-            "print(json.dumps([sorted(sys.modules), len(core.data._cache)]))\n")
+            "import core.data.mnist\n"
+            "print(json.dumps([sorted(sys.modules), len(core.data.mnist._cache)]))\n")
     finished = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr[-2000:]
     loaded, cached_data_sets = json.loads(finished.stdout.splitlines()[-1])

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core.models import preset
-from core.store import StoreError
+from core.model.config import preset
+from core.model.store import StoreError
 from dashboard import caches, class_set_panel, drawing_pad, prediction_panel, session, training_view
 from dashboard.plain_text import escape
 

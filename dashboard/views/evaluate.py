@@ -10,11 +10,11 @@ from collections import Counter
 import numpy as np
 import streamlit as st
 
-from core.evaluate import Evaluation, misclassified, place_among, saved_train_accuracy, trained_on
-from core.explain import EMBED_METHODS, activations, first_layer_weights, saliency
-from core.handwriting import ClassDigits, count_text
-from core.store import StoreError
-from core.training import train_accuracy_sample
+from core.classroom.class_set import ClassDigits, count_text
+from core.evaluation.evaluate import Evaluation, misclassified, place_among, saved_train_accuracy, trained_on
+from core.evaluation.explain import EMBED_METHODS, activations, first_layer_weights, saliency
+from core.evaluation.metrics import train_accuracy_sample
+from core.model.store import StoreError
 from dashboard import caches, figures, session
 from dashboard.explain_blocks import probabilities_html, saliency_html, weights_grid_html
 from dashboard.html_blocks import gallery_html
@@ -186,7 +186,7 @@ def show_weights(model) -> None:
 
 
 def show_class_digits(info, data, evaluation: Evaluation) -> None:
-    """How well the model reads the class's own drawings (core.handwriting), beside the test digits."""
+    """How well the model reads the class's own drawings (core.classroom.class_set), beside the test digits."""
     drawings = ClassDigits().load()
     if drawings.skipped:
         st.caption(f"{len(drawings.skipped)} file(s) in {escape(ClassDigits().folder)} are not drawings and are "

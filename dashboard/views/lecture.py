@@ -15,11 +15,11 @@ import numpy as np
 import streamlit as st
 
 from core import lecture
-from core.data import MnistData, flatten_images, normalize_images, one_hot
-from core.evaluate import saved_train_accuracy
-from core.models import describe, preset
-from core.predict import predict_logits, predict_proba, softmax
-from core.store import StoreError
+from core.data.mnist import MnistData, flatten_images, normalize_images, one_hot
+from core.evaluation.evaluate import saved_train_accuracy
+from core.model.config import describe, preset
+from core.model.predict import predict_logits, predict_proba, softmax
+from core.model.store import StoreError
 from dashboard import caches, figures, session, training_view
 from dashboard.html_blocks import code_html, gallery_html, pixel_table_html, png_data_uri
 from dashboard.plain_text import escape
@@ -406,22 +406,27 @@ def navigation(number: int, where: Literal["top", "bottom"]) -> None:
                      format_func=lambda step: f"{step}. {STEPS[step - 1].title}", on_change=jump)
 
 
-title, presenting = st.columns([4, 1], vertical_alignment="bottom")
-title.title("Lecture")
-# A button, not a toggle: the page already loads a button's code for Previous and Next, while a toggle's (seven
-# more files) would hold the first paint. Filled while on.
-on = st.session_state.get(PRESENTING, False)
-presenting.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
-                  icon=":material/co_present:", on_click=lambda: st.session_state.update({PRESENTING: not on}),
-                  help="Larger type for a projector; click again for the normal size")
-if on:
-    st.html(PRESENTING_CSS)
-_, digits = session.dataset()
-current = step_from_link()
-navigation(current, "top")
-step = STEPS[current - 1]
-st.header(f"{current}. {step.title}", anchor=False)
-st.html(code_html(step.code, "python"))
-step.render(digits)
-st.divider()
-navigation(current, "bottom")
+def main() -> None:
+    """The Lecture page: one step of the walk-through at a time."""
+    title, presenting = st.columns([4, 1], vertical_alignment="bottom")
+    title.title("Lecture")
+    # A button, not a toggle: the page already loads a button's code for Previous and Next, while a toggle's (seven
+    # more files) would hold the first paint. Filled while on.
+    on = st.session_state.get(PRESENTING, False)
+    presenting.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
+                      icon=":material/co_present:", on_click=lambda: st.session_state.update({PRESENTING: not on}),
+                      help="Larger type for a projector; click again for the normal size")
+    if on:
+        st.html(PRESENTING_CSS)
+    _, digits = session.dataset()
+    current = step_from_link()
+    navigation(current, "top")
+    step = STEPS[current - 1]
+    st.header(f"{current}. {step.title}", anchor=False)
+    st.html(code_html(step.code, "python"))
+    step.render(digits)
+    st.divider()
+    navigation(current, "bottom")
+
+
+main()

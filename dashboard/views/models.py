@@ -9,14 +9,15 @@ import segno
 import streamlit as st
 
 from core import classroom
-from core.loss_curve import LossCurve, smoothing_for
-from core.drawn_digits import LEADERBOARD_DIGITS, drawn_accuracy
-from core.explain import first_layer_weights
-from core.handwriting import ClassDigits, count_text
-from core.models import LIMITS, PRESETS, describe_network, describe_training
-from core.store import ModelStore, StoreError
+from core.classroom.class_set import ClassDigits, count_text
+from core.drawing.synthetic import LEADERBOARD_DIGITS
+from core.evaluation.explain import first_layer_weights
+from core.evaluation.metrics import drawn_accuracy
+from core.model.config import LIMITS, PRESETS, describe_network, describe_training
+from core.model.store import ModelStore, StoreError
 from dashboard import caches, figures, session
 from dashboard.explain_blocks import weights_grid_html
+from dashboard.loss_curve import LossCurve, smoothing_for
 from dashboard.plain_text import escape
 
 MESSAGE = "models_message"  # (kind, text) left by the last rename or delete

@@ -26,7 +26,7 @@ MAX_ASPECT_CHANGE = 0.1  # width / height changes by up to +-10%
 MAX_SHIFT_PIXELS = 2.5
 # Pen: -1 is one pixel thinner (2x2 erosion), +1 is two pixels bolder (3x3 dilation);
 # values between blend the digit with its eroded or dilated version.
-PEN_RANGE = (-1.0, 1.0)
+PEN_BLEND_RANGE = (-1.0, 1.0)
 
 _CENTRE = 13.5  # the centre of a 28x28 image, in pixel coordinates
 
@@ -44,7 +44,7 @@ def make_augmenter(seed: int):
     def augment(images):
         batch = tf.shape(images)[0]
         images = _warp(images[..., None], _random_transforms(generator, batch))
-        return _random_pen(images, generator.uniform([batch, 1, 1, 1], *PEN_RANGE))[..., 0]
+        return _random_pen(images, generator.uniform([batch, 1, 1, 1], *PEN_BLEND_RANGE))[..., 0]
 
     return augment
 

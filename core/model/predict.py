@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.drawing.preprocess import canvas_to_mnist
+
 BATCH = 1000
 
 
@@ -31,12 +33,6 @@ def predict_logits(model, images: np.ndarray) -> np.ndarray:
     return np.concatenate(outputs) if outputs else np.zeros((0, 10), np.float32)
 
 
-def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of the (N, 10) score rows (logits or probabilities) whose highest score is at the (N,) label:
-    the one place accuracy is computed outside a compiled training step."""
-    return float(np.mean(np.argmax(scores, axis=1) == np.asarray(labels)))
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     """(N, 10) logits -> (N, 10) probabilities, each row summing to 1."""
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -46,8 +42,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def predict_drawing(model, drawing: np.ndarray):
     """A canvas drawing -> (digit (28, 28), probabilities (10,)), or (None, None) if blank."""
-    from core.preprocess import canvas_to_mnist
-
     digit = canvas_to_mnist(drawing)
     if digit is None:
         return None, None

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from core.data import DataError, MnistData, load_file
+from core.data.mnist import DataError, MnistData, load_file
 
 # The folder the IDX files are put in; its name shows up in MnistData.source and in messages.
 IDX_FOLDER = "your upload"

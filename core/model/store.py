@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from core.models import TrainConfig
+from core.model.config import TrainConfig
 
 MODELS_DIR_VARIABLE = "MNIST_MODELS_DIR"
 META_ENTRY = "mnist_run.json"
@@ -65,7 +65,7 @@ class ModelInfo:
     stopped: bool = False
     parameters: int = 0
     owner: str = ""  # the student who trained it (core.classroom); "" for the teacher's, the CLI's and older files
-    # Accuracy on core.drawn_digits' drawn test digits, measured when the training worker saved it;
+    # Accuracy on core.drawing.synthetic' drawn test digits, measured when the training worker saved it;
     # None: not measured (files from before the field, the CLI's, uploads). Old readers ignore the key.
     drawn_accuracy: float | None = None
 
@@ -93,7 +93,7 @@ class ModelStore:
         """Save a TrainingResult under ``name``; atomic, so the old version survives a crash.
 
         owner : the student's name the model is listed under ("" for nobody's); see ``rename``.
-        drawn_accuracy : core.drawn_digits.drawn_accuracy of the model, or None when not measured.
+        drawn_accuracy : core.drawing.synthetic.drawn_accuracy of the model, or None when not measured.
         """
         target = self.path_of(name)
         if target.exists() and not overwrite:

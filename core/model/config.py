@@ -22,7 +22,7 @@ class Limit(NamedTuple):
 
 # The one set of limits for the numeric fields: TrainConfig.validate refuses a value outside them, the Train
 # form's widgets take them as their min and max (a widget given a value outside its range raises, or quietly
-# resets it), and so a shared link (core.share_links) with such a value gets a warning naming the field.
+# resets it), and so a shared link (core.model.share_links) with such a value gets a warning naming the field.
 LIMITS: dict[str, Limit] = {
     # The lecture's 0.5 is already a large step (its loss is small, see build_model); at 10 a deep ReLU MLP
     # diverges (tests/test_training.py). Below 1e-5 even 500 epochs barely move the weights.
@@ -202,54 +202,6 @@ def preset(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return dataclasses.replace(PRESETS[name])
-
-
-def build_model(config: TrainConfig):
-    """A Keras model: (N, 28, 28) pixels in [0, 1] -> (N, 10) logits.
-
-    The model ends in logits, not probabilities, and is trained with sparse
-    categorical cross-entropy *from logits*. The lecture computes its loss as
-    ``-sum(y * log(softmax(class_probs)))`` where ``class_probs`` is already a
-    softmax: softmax is applied twice. Squashing probabilities in [0, 1]
-    through a second softmax leaves all ten outputs between about 0.09 and
-    0.23, so the loss can never get near 0 and its gradients are small; the
-    lecture's large learning rate of 0.5 partly makes up for that. Cross-entropy
-    on the logits is the loss the lecture meant: it goes to 0 for a confident
-    right answer and gives strong gradients for a confident wrong one.
-    Probabilities are one softmax of the logits away (core.predict).
-    """
-    import keras
-    from keras import layers
-
-    config.validate()
-    seed = config.seed
-    model_layers: list = [keras.Input(shape=(28, 28), name="pixels")]
-    if config.architecture == "mlp":
-        model_layers.append(layers.Flatten(name="flatten"))  # the lecture's reshape to 784
-    else:
-        model_layers.append(layers.Reshape((28, 28, 1), name="channel"))
-        for block, filters in enumerate(config.conv_filters):
-            model_layers.append(layers.Conv2D(
-                filters, 3, padding="same",
-                kernel_initializer=keras.initializers.HeUniform(seed=seed + 100 * block), name=f"conv{block + 1}",
-            ))  # (N, side, side, filters), side = 28 / 2**block
-            model_layers.append(layers.Activation(config.activation, name=f"conv{block + 1}_{config.activation}"))
-            model_layers.append(layers.MaxPooling2D(name=f"pool{block + 1}"))  # halves the side
-        model_layers.append(layers.Flatten(name="flatten"))
-    for index, units in enumerate(config.hidden_units):
-        model_layers.append(layers.Dense(
-            units, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1000 + index),
-            name=f"hidden{index + 1}",
-        ))
-        if config.batch_norm:
-            model_layers.append(layers.BatchNormalization(name=f"hidden_norm{index + 1}"))
-        model_layers.append(layers.Activation(config.activation, name=f"{config.activation}{index + 1}"))
-        if config.dropout:
-            model_layers.append(layers.Dropout(config.dropout, seed=seed + 2000 + index))
-    model_layers.append(layers.Dense(
-        10, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 3000), name="logits",
-    ))
-    return keras.Sequential(model_layers, name=f"mnist_{config.architecture}")
 
 
 def describe(config: TrainConfig) -> str:

@@ -7,13 +7,7 @@ up to ``MNIST_MAX_TRAINING`` worker processes take runs oldest first, train and 
 through a pipe. The handle has TrainingJob's interface (start, stop, snapshot, wait, running) plus its
 place in the queue.
 
-Each worker is a fresh Python interpreter, never a fork: TensorFlow's thread pools do not
-survive ``fork()``, and a forked child can hang in its first operation (tensorflow/tensorflow#2448,
-#5448, #8220). Not ``multiprocessing``'s "spawn" either: under ``streamlit run``, Streamlit makes
-the page script ``sys.modules["__main__"]``, and a spawned (or forkserver) child re-runs the main
-module, so the child ran the whole page and failed before training (streamlit/streamlit#4788;
-seen here with a one-page app). So ``subprocess`` starts ``python -c`` and the two sides talk
-through two pipes wrapped in ``multiprocessing.connection.Connection``, what ``Pipe()`` builds.
+Each worker is a child process (core.training.child_process): a fresh interpreter at a lower priority.
 A worker starts with the first run that needs it and then stays, so TensorFlow is imported and
 the server's digits are read once per worker, not once per run.
 
@@ -28,28 +22,25 @@ import functools
 import itertools
 import os
 import signal
-import subprocess
-import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from core.data import MNIST_PATH_VARIABLE, MnistData, load_default
-from core.handwriting import ClassDigits, with_class_digits
-from core.models import TrainConfig
-from core.store import ModelStore
-from core.ray_training import ray_address
-from core.training import Progress, RunHandle, RunState, train_and_save
+from core.classroom.class_set import ClassDigits, with_class_digits
+from core.data.mnist import MNIST_PATH_VARIABLE, MnistData, load_default
+from core.model.config import TrainConfig
+from core.model.store import ModelStore
+from core.training import ray_cluster
+from core.training.child_process import Child, end_with_parent, start_child
+from core.training.job import train_and_save
+from core.training.progress import Progress, RunHandle, RunState
+from core.training.ray_cluster import ray_address
 
 MAX_TRAINING_VARIABLE = "MNIST_MAX_TRAINING"
-WORKER_NICENESS = 10  # lower CPU priority of the training workers (os.nice): the server answers first
 RAY_RUNS_AT_ONCE = 8  # the default limit when RAY_ADDRESS sends runs to a cluster (see max_training_runs)
-ROOT = Path(__file__).resolve().parents[1]
-# What a worker runs: the project on its path, then _work on the two pipe ends it was given.
-_WORKER_CODE = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-                "from core.scheduler import _work; _work(int(sys.argv[1]), int(sys.argv[2]))")
+WORKER = "core.training.scheduler:serve_runs"  # what a worker process runs (core.training.child_process)
 STOPPED_IN_QUEUE = "Stopped while waiting in the queue: nothing was trained or saved."
 SHUT_DOWN = "The training service shut down before this run ended; start it again."
 
@@ -83,7 +74,7 @@ class ScheduledJob(RunHandle):
         server's own digits, which the worker loads itself instead of receiving tens of MB per run.
     store, save_name : the finished or stopped model is saved by the worker in ``store``'s folder
         under a free name based on ``save_name``; the final Progress says which (``saved_as``).
-    class_digits : the folder of a class set (core.handwriting.ClassDigits) whose drawings join the
+    class_digits : the folder of a class set (core.classroom.class_set.ClassDigits) whose drawings join the
         training digits, read by the worker when the run starts; None for none.
     The scheduler's threads replace the Progress under a lock, never change it (core.training.RunHandle),
     so ``snapshot()`` and ``wait()`` can be called from any thread at any time.
@@ -99,7 +90,7 @@ class ScheduledJob(RunHandle):
         self.class_digits = str(Path(class_digits).resolve()) if class_digits is not None else None
         self.store = store
         self.save_name = save_name
-        self.owner = owner  # the student the saved model belongs to (core.store); "" for nobody
+        self.owner = owner  # the student the saved model belongs to (core.model.store); "" for nobody
         self._scheduler = scheduler
         self._run_id = 0  # given by the scheduler on start(); 0 = not started
 
@@ -155,9 +146,7 @@ class _Task:
 class _Worker:
     """The server's side of one worker process."""
 
-    process: subprocess.Popen
-    tasks: Connection  # server -> worker: a _Task starts a run; a run id (int) stops that run
-    results: Connection  # worker -> server: (run_id, Progress) after every chunk; the last one is done
+    child: Child  # to_child: a _Task starts a run, a run id (int) stops it; from_child: (run_id, message)
     run_id: int | None = None  # the run it trains; None when idle
     # Held while sending: a Stop (from a page) and a task (from whichever thread dispatches) must
     # not interleave on the pipe, and a Stop must not overtake the task of its own run.
@@ -166,7 +155,7 @@ class _Worker:
     def send(self, message: _Task | int) -> None:
         """Send with ``send_lock`` held, unless the worker just died (its reader thread fails the run)."""
         with contextlib.suppress(OSError):
-            self.tasks.send(message)
+            self.child.to_child.send(message)
 
 
 class TrainingScheduler:
@@ -207,7 +196,7 @@ class TrainingScheduler:
             if queued is not None:
                 self._queue.remove(queued)
                 job = self._jobs.pop(run_id)
-                job._publish(replace(job.snapshot(), state=RunState.STOPPED, stopped=True, message=STOPPED_IN_QUEUE))
+                job.publish(replace(job.snapshot(), state=RunState.STOPPED, stopped=True, message=STOPPED_IN_QUEUE))
                 return
             worker = self._worker_of(run_id)
         if worker is not None:
@@ -236,7 +225,7 @@ class TrainingScheduler:
     def worker_pid(self, run_id: int) -> int | None:
         with self._lock:
             worker = self._worker_of(run_id)
-            return worker.process.pid if worker is not None else None
+            return worker.child.process.pid if worker is not None else None
 
     def shutdown(self) -> None:
         """End every worker now; runs not done end as failed. A server need not call this (see the class)."""
@@ -247,10 +236,10 @@ class TrainingScheduler:
             self._queue.clear()
             workers = list(self._workers)
         for job in unfinished:
-            job._publish(replace(job.snapshot(), state=RunState.FAILED, message=SHUT_DOWN))
+            job.publish(replace(job.snapshot(), state=RunState.FAILED, message=SHUT_DOWN))
         for worker in workers:
-            worker.process.terminate()
-            worker.process.wait()
+            worker.child.process.terminate()
+            worker.child.process.wait()
 
     def _worker_of(self, run_id: int) -> _Worker | None:
         return next((worker for worker in self._workers if worker.run_id == run_id), None)
@@ -262,13 +251,13 @@ class TrainingScheduler:
             while self._queue and not self._closed:
                 # Idle and alive: a worker that just died is still listed until its reader removes it.
                 worker = next((worker for worker in self._workers
-                               if worker.run_id is None and worker.process.poll() is None), None)
+                               if worker.run_id is None and worker.child.process.poll() is None), None)
                 if worker is None and len(self._workers) < self.max_workers:
                     try:
                         worker = self._start_worker()
                     except OSError as error:  # no process could start: out of memory, too many open files
                         task = self._queue.popleft()
-                        self._jobs.pop(task.run_id)._publish(Progress(
+                        self._jobs.pop(task.run_id).publish(Progress(
                             epochs=task.config.epochs, state=RunState.FAILED,
                             message=f"No training worker could be started on this server ({error}); "
                                     "try again in a moment."))
@@ -288,22 +277,9 @@ class TrainingScheduler:
 
     def _start_worker(self) -> _Worker:
         """Start one worker and the thread that reads its results; called with the lock held."""
-        task_reader, task_writer = os.pipe()
-        result_reader, result_writer = os.pipe()
-        try:
-            process = subprocess.Popen([sys.executable, "-c", _WORKER_CODE, str(task_reader), str(result_writer)],
-                                       pass_fds=(task_reader, result_writer), stdin=subprocess.DEVNULL)
-        except OSError:
-            os.close(task_writer)
-            os.close(result_reader)
-            raise
-        finally:
-            # The worker has its own copies now. Closing ours means its death reads as end-of-file here.
-            os.close(task_reader)
-            os.close(result_writer)
-        worker = _Worker(process, Connection(task_writer, readable=False), Connection(result_reader, writable=False))
+        worker = _Worker(start_child(WORKER))
         self._workers.append(worker)
-        threading.Thread(target=self._read, args=(worker,), name=f"mnist-training-reader-{process.pid}",
+        threading.Thread(target=self._read, args=(worker,), name=f"mnist-training-reader-{worker.child.process.pid}",
                          daemon=True).start()
         return worker
 
@@ -311,28 +287,30 @@ class TrainingScheduler:
         """Apply one worker's Progress to its run until the worker is gone (end of file on its pipe)."""
         while True:
             try:
-                run_id, progress = worker.results.recv()
+                run_id, known_losses, progress = worker.child.from_child.recv()
             except (EOFError, OSError):
                 break
             with self._lock:
                 job = self._jobs.get(run_id)
                 if job is None:  # the scheduler shut down meanwhile
                     continue
-                job._publish(progress)
+                # The worker sends only the batch losses after the first ``known_losses`` (see serve_runs).
+                losses = job.snapshot().batch_losses[:known_losses] + progress.batch_losses
+                job.publish(replace(progress, batch_losses=losses))
                 if progress.done:
                     del self._jobs[run_id]
                     worker.run_id = None
             if progress.done:
                 self._dispatch()
-        worker.process.wait()
+        worker.child.process.wait()
         with self._lock:
             self._workers.remove(worker)
             job = self._jobs.pop(worker.run_id, None) if worker.run_id else None
         with worker.send_lock:  # not under a send: its file descriptor could be reused meanwhile
-            worker.tasks.close()
-        worker.results.close()
+            worker.child.to_child.close()
+        worker.child.from_child.close()
         if job is not None:
-            job._publish(replace(job.snapshot(), state=RunState.FAILED, message=_death_message(worker.process.returncode)))
+            job.publish(replace(job.snapshot(), state=RunState.FAILED, message=_death_message(worker.child.process.returncode)))
         self._dispatch()  # a fresh worker for the runs still queued
 
 
@@ -359,26 +337,26 @@ def server_scheduler() -> TrainingScheduler:
         return _server_scheduler
 
 
-def _work(task_fd: int, result_fd: int) -> None:
-    """A worker process: take a run, train and save it, send its Progress back; until the server goes."""
-    # Ctrl+C in the server's terminal reaches the workers too; the server's end (end of file) ends them.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Training yields the cores to the server: a drawing's answer is a few milliseconds of work that
-    # a student waits for, a training step is not. TensorFlow takes every core it can get, and
-    # without this the server's answers waited behind it (bench/classroom.py).
-    os.nice(WORKER_NICENESS)
-    tasks, results = Connection(task_fd, writable=False), Connection(result_fd, readable=False)
+def serve_runs(tasks: Connection, results: Connection) -> None:
+    """A worker process (core.training.child_process): take a run, train and save it, send its Progress back;
+    until the server goes."""
     while True:
         try:
             message = tasks.recv()
         except EOFError:
-            _end_with_server()
+            end_with_parent()
         if not isinstance(message, _Task):
             continue  # a Stop that came after its run ended
         task = message
 
+        sent = 0  # this run's batch losses the server has already
+
         def publish(progress: Progress, run_id: int = task.run_id) -> None:
-            results.send((run_id, progress))
+            """Send the Progress with only its new batch losses: the whole history every chunk grew with the run
+            (a 5-epoch lecture run ends at 9,375 losses), sent several times a second."""
+            nonlocal sent
+            results.send((run_id, sent, replace(progress, batch_losses=progress.batch_losses[sent:])))
+            sent = max(sent, len(progress.batch_losses))
 
         try:
             data = task.data if task.data is not None else _server_digits(task.mnist_path)
@@ -401,22 +379,20 @@ _connected_to: str | None = None  # the Ray cluster this worker joined, if any
 def _trainer(address: str | None, publish, last: Progress):
     """How this worker trains a run: core.training.train_and_save here, or on the Ray cluster at ``address``.
 
-    The worker joins the cluster with its first run, on its own main thread (see core/ray_training.py).
+    The worker joins the cluster with its first run, on its own main thread (see core/ray_cluster.py).
     When no cluster answers, the run fails with that message and None is returned.
     """
     global _connected_to
-    from core import ray_training
-
     if address is None:
         return train_and_save
     if _connected_to != address:
         try:
-            ray_training.connect(address)
+            ray_cluster.connect(address)
         except RuntimeError as error:
             publish(replace(last, state=RunState.FAILED, message=str(error)))
             return None
         _connected_to = address
-    return ray_training.train_and_save_on_ray
+    return ray_cluster.train_and_save_on_ray
 
 
 def _stop_requested(tasks: Connection, run_id: int) -> bool:
@@ -426,17 +402,8 @@ def _stop_requested(tasks: Connection, run_id: int) -> bool:
         while tasks.poll():
             stop = tasks.recv() == run_id or stop
     except EOFError:
-        _end_with_server()
+        end_with_parent()
     return stop
-
-
-def _end_with_server() -> None:
-    """The server is gone (end of file on its pipe): nobody is left to see a run, so end now.
-
-    os._exit skips the interpreter's clean-up, which has nothing to do here (runs save atomically)
-    and, with TensorFlow loaded, kept the worker alive 3-6 s after the server's exit (busy 2-core
-    Intel Xeon, Sapphire Rapids); with os._exit it is gone at once."""
-    os._exit(0)
 
 
 @functools.lru_cache(maxsize=1)

@@ -15,32 +15,24 @@ CNN) plus 0.5 s of steps; ``calibrate`` runs it on the caller's thread (the CLI,
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from multiprocessing.connection import Connection
 
 import numpy as np
 
-from core.models import TrainConfig
-from core.training import compile_training, evaluate_accuracy, step_counts, train_accuracy_sample
+from core.evaluation.metrics import evaluate_accuracy, train_accuracy_sample
+from core.model.config import TrainConfig
+from core.training.child_process import Child, end_with_parent, start_child
+from core.training.loop import compile_training, step_counts
 
 # Warm steps are timed until they have lasted this long: the step time of the slowest
 # preset then varies by a few percent between calibrations on a quiet machine.
 WARM_SECONDS = 0.5
 FIRST_CHUNK_STEPS = 2  # the call that traces and compiles the step function
-PREDICT_DIGITS = 1000  # one batch of core.predict: timed once cold (tracing) and once warm
-# The dashboard's child process that calibrates runs at this lower CPU priority, like the training workers
-# (core.scheduler.WORKER_NICENESS): a drawing's answer comes first.
-CALIBRATION_NICENESS = 10
-_CHILD_CODE = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); "
-               "from core.estimate import _serve_calibrations; _serve_calibrations()")
+PREDICT_DIGITS = 1000  # one batch of core.model.predict: timed once cold (tracing) and once warm
+CALIBRATOR = "core.training.estimate:serve_calibrations"  # what the calibrating child runs (ChildCalibrator)
 
 
 @dataclass(frozen=True)
@@ -105,13 +97,13 @@ class ChildCalibrator:
     A calibration compiles TensorFlow functions and runs them on every core for a few seconds. In the
     dashboard's server that held the interpreter every other session waits for: in a 10-student class
     (bench/classroom.py), the first Train page's calibration took 5.3 s of the server's CPU, more than all
-    the drawings' answers together. The child runs at CALIBRATION_NICENESS, keeps TensorFlow warm between
-    shapes, and ends when its parent does (end of file on its input).
+    the drawings' answers together. The child (core.training.child_process) runs at a lower priority, keeps
+    TensorFlow warm between shapes, and ends when its parent does.
     """
 
     def __init__(self):
         self._lock = threading.Lock()  # one question at a time on the pipe
-        self._process: subprocess.Popen | None = None
+        self._child: Child | None = None
         self._kept: dict[tuple, Calibration] = {}
 
     def calibrate(self, config: TrainConfig) -> Calibration:
@@ -131,26 +123,25 @@ class ChildCalibrator:
 
     def pid(self) -> int | None:
         """The child's process id; None before the first question."""
-        return self._process.pid if self._process is not None else None
+        return self._child.process.pid if self._child is not None else None
 
     def _ask(self, config: TrainConfig) -> Calibration:
         for _ in range(2):  # a child that died since the last question (killed, out of memory) is started again
-            if self._process is None or self._process.poll() is not None:
-                self._process = subprocess.Popen([sys.executable, "-c", _CHILD_CODE], stdin=subprocess.PIPE,
-                                                 stdout=subprocess.PIPE, text=True)
+            if self._child is None or not self._child.alive:
+                if self._child is not None:
+                    self._child.close()
+                self._child = start_child(CALIBRATOR)
             try:
-                self._process.stdin.write(json.dumps(config.to_dict()) + "\n")
-                self._process.stdin.flush()
-                answer = self._process.stdout.readline()
-            except OSError:  # the pipe broke: the child is gone
-                answer = ""
-            if answer:
-                values = json.loads(answer)
-                if "error" in values:
-                    raise ValueError(values["error"])
-                return Calibration(**values)
-            self._process.kill()
-            self._process.wait()
+                self._child.to_child.send(config)
+                answer = self._child.from_child.recv()
+            except (EOFError, OSError):  # the pipe broke: the child is gone
+                answer = None
+            if isinstance(answer, ValueError):
+                raise answer
+            if isinstance(answer, Calibration):
+                return answer
+            self._child.close()
+            self._child = None
         raise RuntimeError("the process that times training steps ended before it answered")
 
 
@@ -167,20 +158,18 @@ def server_calibrator() -> ChildCalibrator:
         return _server_calibrator
 
 
-def _serve_calibrations() -> None:
-    """The child of ChildCalibrator: one TrainConfig as JSON per input line, its Calibration as JSON per
-    output line (or {"error": why}), until the parent closes the input."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the server's terminal; its end ends this
-    os.nice(CALIBRATION_NICENESS)
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # whatever a library prints cannot garble an answer
-    for line in sys.stdin:
+def serve_calibrations(questions: Connection, answers: Connection) -> None:
+    """The child of ChildCalibrator: a TrainConfig in, its Calibration (or the ValueError it raised) out,
+    until the parent goes."""
+    while True:
         try:
-            answer = dataclasses.asdict(calibrate(TrainConfig.from_dict(json.loads(line))))
+            config = questions.recv()
+        except EOFError:
+            end_with_parent()
+        try:
+            answers.send(calibrate(config))
         except ValueError as error:
-            answer = {"error": str(error)}
-        answers.write(json.dumps(answer) + "\n")
-        answers.flush()
+            answers.send(ValueError(str(error)))
 
 
 def format_estimate(seconds: float) -> str:

@@ -1,8 +1,8 @@
 """Inside the network: hidden activations, integrated-gradients saliency, first-layer weights, 2-D embeddings.
 
-Every function takes a trained Keras model as ``core.models.build_model`` makes
-it (or ``core.store.ModelStore.load`` gives it back) and digits shaped
-(N, 28, 28), floats in [0, 1] or uint8 0-255, as ``core.predict`` does.
+Every function takes a trained Keras model as ``core.model.config.build_model`` makes
+it (or ``core.model.store.ModelStore.load`` gives it back) and digits shaped
+(N, 28, 28), floats in [0, 1] or uint8 0-255, as ``core.model.predict`` does.
 
 Per model, one multi-output Keras model (the hidden layers and the logits) and
 one compiled gradient function are built on first use and kept as long as the
@@ -16,7 +16,7 @@ from typing import Callable, Literal, get_args
 
 import numpy as np
 
-from core.predict import BATCH, predict_logits
+from core.model.predict import BATCH, predict_logits
 
 EmbedMethod = Literal["pca", "tsne"]
 EMBED_METHODS: tuple[str, ...] = get_args(EmbedMethod)

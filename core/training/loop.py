@@ -10,24 +10,23 @@ reaches the page several times a second and Stop is honoured well within 1 s.
 from __future__ import annotations
 
 import math
-import threading
 import time
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 
-from core.data import MnistData
-from core.models import TrainConfig, build_model
-from core.predict import accuracy, predict_logits, softmax
+from core.data.mnist import MnistData
+from core.evaluation.explain import first_layer_weights
+from core.evaluation.metrics import accuracy, evaluate_accuracy, train_accuracy_sample
+from core.model.config import TrainConfig
+from core.model.network import build_model
+from core.model.predict import predict_logits, softmax
+from core.training.augment import make_augmenter
+from core.training.progress import EpochRecord, Progress, RunState
 
 CHUNK_SECONDS = 0.15  # target wall time of one compiled chunk of steps
 MAX_CHUNK_STEPS = 256
-# The training accuracy is measured on this many training digits, spread evenly over the set,
-# not on all 60,000: for a CNN those cost 4-40 s of prediction (core/evaluate.py), more than a
-# quick run's whole training, while 10,000 digits (as many as the test set) pin it to about 0.1 point.
-TRAIN_ACCURACY_DIGITS = 10_000
 # With augmentation, the last sixth of the steps sees the digits as they are: the network ends
 # tuned to clean digits at a low learning rate, yet keeps what augmentation taught it. The cnn
 # preset gained 0.06 point on the test set that way (99.61% -> 99.67%, seed 0), and those
@@ -40,68 +39,6 @@ WEIGHTS_SECONDS = 1.0
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message suggests a lower learning rate."""
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """Averages over one epoch; validation figures are None without a validation split."""
-
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    val_loss: float | None = None
-    val_accuracy: float | None = None
-
-
-class RunState(StrEnum):
-    """Where a run is: starting (queued or building), training, evaluating (measuring accuracy), then one of
-    the three ends: finished, stopped (Stop was pressed; the model so far is kept) or failed (see message)."""
-
-    STARTING = "starting"
-    TRAINING = "training"
-    EVALUATING = "evaluating"
-    FINISHED = "finished"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
-
-ENDED = (RunState.FINISHED, RunState.STOPPED, RunState.FAILED)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A snapshot of a run, safe to hand to another thread (nothing in it changes)."""
-
-    state: RunState = RunState.STARTING
-    step: int = 0
-    total_steps: int = 0
-    epoch: int = 0  # 1-based epoch being trained
-    epochs: int = 0
-    batch_losses: tuple[float, ...] = ()
-    epoch_history: tuple[EpochRecord, ...] = ()
-    elapsed_seconds: float = 0.0
-    samples_per_second: float = 0.0
-    eta_seconds: float | None = None
-    stopped: bool = False  # Stop was pressed; the model trained so far is kept
-    train_accuracy: float | None = None
-    test_accuracy: float | None = None
-    message: str = ""
-    saved_as: str = ""  # the store name of the finished model, when the job saves it
-    # An MLP's first dense layer as one 28x28 picture per hidden unit, (units, 28, 28) float32,
-    # refreshed every WEIGHTS_SECONDS and at each epoch end; None for a CNN and before the first chunk.
-    first_layer_weights: np.ndarray | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def done(self) -> bool:
-        return self.state in ENDED
-
-    @property
-    def failed(self) -> bool:
-        return self.state == RunState.FAILED
-
-    @property
-    def fraction(self) -> float:
-        return self.step / self.total_steps if self.total_steps else 0.0
 
 
 @dataclass
@@ -216,11 +153,6 @@ def train(
     )
 
 
-def evaluate_accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of (N, 28, 28) uint8 digits whose highest logit is the label."""
-    return accuracy(predict_logits(model, images), labels)
-
-
 def step_counts(config: TrainConfig, train_digits: int) -> tuple[int, int]:
     """(gradient steps per epoch, digits held out for validation) for ``train_digits`` training digits.
 
@@ -235,19 +167,13 @@ def step_counts(config: TrainConfig, train_digits: int) -> tuple[int, int]:
     return steps_per_epoch, held_out
 
 
-def train_accuracy_sample(train_digits: int) -> np.ndarray:
-    """Indices of the training digits the training accuracy is measured on: TRAIN_ACCURACY_DIGITS
-    of them, evenly spaced, so a file sorted by label still gives every digit its share."""
-    return np.linspace(0, train_digits - 1, min(train_digits, TRAIN_ACCURACY_DIGITS)).astype(np.int64)
-
-
 def compile_training(config: TrainConfig, train_images: np.ndarray, train_labels: np.ndarray, total_steps: int):
     """A fresh model for ``config`` and the compiled function that trains it, as ``train`` uses them.
 
     train_images : (N, 28, 28) uint8; train_labels : (N,) digits.
     Returns (model, run_steps): ``run_steps`` takes (K, batch_size) int32 indices into the
     images, makes K gradient steps and returns their (K,) losses and the count of right answers.
-    Its first call traces and compiles it (about a second or two); core.estimate times both.
+    Its first call traces and compiles it (about a second or two); core.training.estimate times both.
     """
     import tensorflow as tf
 
@@ -258,154 +184,6 @@ def compile_training(config: TrainConfig, train_images: np.ndarray, train_labels
     augment = _make_augmenter(config) if config.augment else None
     augmented_steps = total_steps - round(CLEAN_FINISH * total_steps)
     return model, _compile_steps(model, optimizer, images, labels, augment, augmented_steps)
-
-
-class RunHandle:
-    """A run's latest Progress, shared by the thread that trains (or relays) it and every reader.
-
-    The writer replaces the whole Progress under a lock (``_publish``), never changes one; ``snapshot()``
-    reads it from any thread, as a page does on each redraw, and ``wait()`` blocks until a wanted one
-    arrives, for scripts and tests that would otherwise sleep and poll. TrainingJob and
-    core.scheduler.ScheduledJob are handles of this kind.
-    """
-
-    def __init__(self, epochs: int):
-        self._lock = threading.Lock()
-        self._published = threading.Condition(self._lock)  # notified on every new Progress
-        self._progress = Progress(epochs=epochs)
-
-    def snapshot(self) -> Progress:
-        with self._lock:
-            return self._progress
-
-    def wait(self, until: Callable[[Progress], bool] = lambda progress: progress.done,
-             timeout: float | None = None) -> Progress:
-        """Block until ``until(progress)`` holds (by default: the run is done) or ``timeout`` seconds pass.
-
-        Returns the latest Progress either way; the caller checks it, as after ``threading.Event.wait``.
-        ``until`` runs with the lock held, on each new Progress: it looks only at the Progress it is given.
-        """
-        with self._published:
-            self._published.wait_for(lambda: until(self._progress), timeout)
-            return self._progress
-
-    def _publish(self, progress: Progress) -> None:
-        with self._published:
-            self._progress = progress
-            self._published.notify_all()
-
-
-class TrainingJob(RunHandle):
-    """Runs ``train`` on a background thread; a page polls ``snapshot()``.
-
-    The worker never touches the UI: it only replaces one immutable Progress
-    under a lock, and the page reads it whenever it likes. Given a ModelStore,
-    the worker also saves the finished (or stopped) model under a free name
-    based on ``save_name``, so the model is kept even if nobody is watching.
-    """
-
-    def __init__(self, config: TrainConfig, data: MnistData, store=None, save_name: str = "model"):
-        config.validate()
-        super().__init__(config.epochs)
-        self.config = config
-        self.data = data
-        self.store = store
-        self.save_name = save_name
-        self.result: TrainingResult | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mnist-training", daemon=True)
-
-    def start(self) -> "TrainingJob":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Ask the run to stop after the chunk in progress (well within 1 s)."""
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def _run(self) -> None:
-        train_and_save(self.config, self.data, self.store, self.save_name, publish=self._publish,
-                       should_stop=self._stop.is_set, on_result=self._keep)
-
-    def _keep(self, result: TrainingResult) -> None:
-        self.result = result
-
-
-def train_and_save(
-    config: TrainConfig,
-    data: MnistData,
-    store,
-    save_name: str,
-    publish: Callable[[Progress], None],
-    should_stop: Callable[[], bool],
-    on_result: Callable[[TrainingResult], None] | None = None,
-    owner: str = "",
-) -> TrainingResult | None:
-    """``train``, then save the model in ``store`` (a ModelStore, or None) under a free name based on
-    ``save_name``; what TrainingJob runs on its thread and core.scheduler in its worker processes.
-
-    Never raises: every Progress goes to ``publish``, the last one "finished" or "stopped" with the
-    accuracies and the saved name (or why saving failed), or "failed" with a message for the page.
-    on_result : gets the TrainingResult before that last Progress is published, so whoever sees
-        a finished Progress finds the model already there.
-    owner : the student the saved model belongs to (core.store.ModelStore.save); "" for nobody.
-    Returns the TrainingResult, or None when training failed.
-    """
-    last = Progress(epochs=config.epochs)
-
-    def publish_and_keep(progress: Progress) -> None:
-        nonlocal last
-        last = progress
-        publish(progress)
-
-    try:
-        result = train(config, data, on_progress=publish_and_keep, should_stop=should_stop)
-    except (ValueError, TrainingDiverged) as error:
-        publish(replace(last, state=RunState.FAILED, message=str(error)))
-        return None
-    except Exception as error:  # anything else still ends as a message, not a dead thread or worker
-        publish(replace(last, state=RunState.FAILED, message=f"Training failed: {type(error).__name__}: {error}"))
-        return None
-    if on_result is not None:
-        on_result(result)
-    saved_as, message = _save(store, save_name, result, owner, data)
-    publish(replace(
-        last, state=RunState.STOPPED if result.stopped else "finished",
-        train_accuracy=result.train_accuracy, test_accuracy=result.test_accuracy,
-        elapsed_seconds=result.wall_seconds, eta_seconds=0.0, saved_as=saved_as, message=message,
-    ))
-    return result
-
-
-def _save(store, save_name: str, result: TrainingResult, owner: str, data: MnistData) -> tuple[str, str]:
-    """(saved name, "") or ("", why saving failed); nothing to do without a store.
-
-    The model's accuracy on drawn digits (the leaderboard's second figure) is measured here, in the
-    process that trained it, so the dashboard never loads a model to rank it: the drawings of ``data``'s
-    test digits take seconds once per machine (core.drawn_digits), then one predict per model.
-    """
-    from core.drawn_digits import drawn_accuracy
-    from core.store import StoreError
-
-    if store is None:
-        return "", ""
-    try:
-        drawn = drawn_accuracy(result.model, data)
-    except Exception:  # a test set this pipeline cannot draw must not cost the student the trained model
-        drawn = None
-    try:
-        saved = store.save_under_free_name(save_name, lambda name: store.save(
-            name, result, overwrite=False, owner=owner, drawn_accuracy=drawn))
-    except StoreError as error:
-        return "", f"{error}."
-    return saved.name, ""
 
 
 def _split_validation(data: MnistData, held_out: int):
@@ -433,8 +211,6 @@ def _make_optimizer(config: TrainConfig, total_steps: int):
 
 
 def _make_augmenter(config: TrainConfig):
-    from core.augment import make_augmenter
-
     return make_augmenter(config.seed)
 
 
@@ -471,9 +247,7 @@ def _compile_steps(model, optimizer, images, labels, augment, augmented_steps: i
 
 
 def _first_layer_weights(config: TrainConfig, model) -> np.ndarray | None:
-    """(units, 28, 28) float32 for an MLP (core.explain.first_layer_weights); None for a CNN."""
-    from core.explain import first_layer_weights
-
+    """(units, 28, 28) float32 for an MLP (core.evaluation.explain.first_layer_weights); None for a CNN."""
     return first_layer_weights(model) if config.architecture == "mlp" else None
 
 

@@ -11,7 +11,7 @@ process and kept (by name) from then on.
 
 ``with_class_digits`` puts the drawings in front of a data set's training digits (what a training
 run with "Add the class's handwriting" trains on); ``ClassSet.as_test_data`` makes them the test
-digits of a data set, so ``core.evaluate`` measures a model on them as on MNIST's test set.
+digits of a data set, so ``core.evaluation.evaluate`` measures a model on them as on MNIST's test set.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.classroom import check_student_name
-from core.data import IMAGE_SIDE, NUM_CLASSES, MnistData
-from core.store import ModelStore
+from core.classroom.identity import check_student_name
+from core.data.mnist import IMAGE_SIDE, NUM_CLASSES, MnistData
+from core.model.store import ModelStore
 
 FOLDER_NAME = "class-digits"  # inside the models folder
 SUFFIX = ".png"
@@ -77,7 +77,7 @@ class ClassSet:
         return dict(Counter(self.students).most_common())
 
     def as_test_data(self) -> MnistData:
-        """These drawings as the test digits of a data set with no training digits (for core.evaluate)."""
+        """These drawings as the test digits of a data set with no training digits (for core.evaluation.evaluate)."""
         empty = np.zeros((0, IMAGE_SIDE, IMAGE_SIDE), np.uint8)
         return MnistData(empty, np.zeros(0, np.uint8), self.images, self.labels, source="the class's handwriting")
 
@@ -108,7 +108,7 @@ class ClassDigits:
     def add(self, image: np.ndarray, label: int, student: str = "") -> Drawing:
         """Save one drawing; atomic, and never overwrites another.
 
-        image : (28, 28), uint8 0-255 or floats in [0, 1] (as core.preprocess.canvas_to_mnist gives it).
+        image : (28, 28), uint8 0-255 or floats in [0, 1] (as core.drawing.preprocess.canvas_to_mnist gives it).
         label : the digit the student meant, 0-9.
         student : the author's name (core.classroom.check_student_name); "" for nobody named.
         Raises ValueError naming the bad parameter, and ClassDigitsFull once ``student`` has

@@ -30,9 +30,8 @@ from typing import Iterator, Literal, get_args
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.data import MnistData, cache_folder
-from core.preprocess import canvas_to_mnist, naive_resize
-from core.training import evaluate_accuracy
+from core.data.mnist import IMAGE_SIDE, MnistData, cache_folder
+from core.drawing.preprocess import CANVAS_SIZE, canvas_to_mnist, crop_to_ink, naive_resize
 
 # A few hundred drawings: drawing them is the cost (the centre lines and distance transforms, about
 # 16 ms a digit), 4.7 s for 300, paid once per process; each model then costs one predict, 0.02 s for
@@ -40,7 +39,6 @@ from core.training import evaluate_accuracy
 # about 1.3 points (the binomial standard error at 300 digits): enough to rank a class.
 LEADERBOARD_DIGITS = 300
 LEADERBOARD_SEED = 0  # the same drawings for every model, so the class compares like with like
-CANVAS = 280
 HEIGHT_RANGE = (1 / 3, 1.0)  # ink height as a fraction of the canvas
 PEN_RANGE = (6.0, 28.0)  # pen diameter in canvas pixels, thin to thick
 # A person who sees a small digit fill up with a fat pen draws it bigger:
@@ -115,18 +113,18 @@ def draw(digit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Strok
     # The centre line lies about half the natural width inside the strokes' box.
     origin = np.array([rows[0], cols[0]]) + natural / 2
     extent = np.maximum(np.array([rows[-1] - rows[0], cols[-1] - cols[0]]) + 1 - natural, 1.0)
-    height = rng.uniform(*HEIGHT_RANGE) * CANVAS
+    height = rng.uniform(*HEIGHT_RANGE) * CANVAS_SIZE
     pen = min(rng.uniform(*PEN_RANGE), MAX_PEN_FRACTION * height)
     # The pen adds half its width on every side of the centre line.
-    scale = min((height - pen) / extent[0], (CANVAS - pen) / extent[1])
-    ink = _crop(_pen_ink(enlarged, line, origin, scale, natural * scale, pen, extent * scale + pen))
-    if max(ink.shape) > CANVAS:  # a hair too big for the canvas: shrink it to fit
-        fit = CANVAS / max(ink.shape)
+    scale = min((height - pen) / extent[0], (CANVAS_SIZE - pen) / extent[1])
+    ink = crop_to_ink(_pen_ink(enlarged, line, origin, scale, natural * scale, pen, extent * scale + pen))
+    if max(ink.shape) > CANVAS_SIZE:  # a hair too big for the canvas: shrink it to fit
+        fit = CANVAS_SIZE / max(ink.shape)
         size = (max(1, int(ink.shape[1] * fit)), max(1, int(ink.shape[0] * fit)))
         ink = np.asarray(Image.fromarray(ink.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX))
-    top, left = (int(n) for n in rng.integers(0, CANVAS - np.array(ink.shape) + 1))
+    top, left = (int(n) for n in rng.integers(0, CANVAS_SIZE - np.array(ink.shape) + 1))
     background = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
-    page = np.zeros((CANVAS, CANVAS), np.float32)
+    page = np.zeros((CANVAS_SIZE, CANVAS_SIZE), np.float32)
     page[top: top + ink.shape[0], left: left + ink.shape[1]] = ink
     return _compose(page, background, rng), Stroke(ink.shape[0], float(pen), top, left, background)
 
@@ -163,13 +161,6 @@ def _pen_ink(enlarged, line, origin, scale, natural, pen, size) -> np.ndarray:
                       0.5 - ndimage.distance_transform_edt(~inside))  # to the shape's edge, + inside
     shape_ink = np.clip(signed + (pen - natural) / 2 + 0.5, 0.0, 1.0)
     return np.maximum(line_ink, shape_ink)
-
-
-def _crop(ink: np.ndarray) -> np.ndarray:
-    """The smallest rectangle of ``ink`` holding every pixel with any ink."""
-    rows = np.flatnonzero(ink.any(axis=1))
-    cols = np.flatnonzero(ink.any(axis=0))
-    return ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
 
 
 def _compose(ink: np.ndarray, background: Background, rng: np.random.Generator) -> np.ndarray:
@@ -263,13 +254,15 @@ def drawn_test_set(images: np.ndarray, labels: np.ndarray, count: int, seed: int
 def drawn_set(data: MnistData, count: int = LEADERBOARD_DIGITS,
               seed: int = LEADERBOARD_SEED) -> tuple[np.ndarray, np.ndarray]:
     """``count`` test digits of ``data`` drawn and read back through ``canvas_to_mnist``, drawn once per
-    machine for each (test set, count, seed) and kept in ``core.data.cache_folder()``: the drawing is
+    machine for each (test set, count, seed) and kept in ``core.data.mnist.cache_folder()``: the drawing is
     the slow part, not the model.
 
     Fewer digits when the test set has fewer with ink. Returns (N, 28, 28) float32 digits in [0, 1]
     (zeros where ``canvas_to_mnist`` saw none, never expected) and their (N,) int64 labels.
     """
     count = min(count, len(_inked(data.x_test)))
+    if count == 0:
+        return np.zeros((0, IMAGE_SIDE, IMAGE_SIDE), np.float32), np.zeros(0, np.int64)
     digest = hashlib.blake2b(np.ascontiguousarray(data.x_test).data, digest_size=16)
     digest.update(np.ascontiguousarray(data.y_test).data)
     key = (digest.hexdigest(), count, seed)
@@ -306,13 +299,3 @@ _SETS_KEPT = 4  # a server's own digits and a few uploads; each set is 1 MB at 3
 DRAWING_VERSION = 1  # part of the kept file's name: change it whenever draw() draws differently
 _sets: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 _sets_lock = threading.Lock()
-
-
-def drawn_accuracy(model, data: MnistData, count: int = LEADERBOARD_DIGITS,
-                   seed: int = LEADERBOARD_SEED) -> float | None:
-    """Fraction of ``drawn_set(data, count, seed)`` that ``model`` reads right (core.training.evaluate_accuracy);
-    None when no test digit of ``data`` has any ink to draw."""
-    if not len(_inked(data.x_test)):
-        return None
-    digits, labels = drawn_set(data, count, seed)
-    return evaluate_accuracy(model, digits, labels)

@@ -2,7 +2,7 @@
 
 A setup travels in a URL query string, e.g. ``?preset=lecture&lr=0.1&hidden=128,64``.
 Reading a link never fails: a value that cannot be used, or lies outside the field's limits
-(core.models.LIMITS, the Train form's ranges too), is reported in a warning that names the
+(core.model.config.LIMITS, the Train form's ranges too), is reported in a warning that names the
 field, and the preset's value is used instead.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from core.models import LIMITS, PRESETS, TrainConfig, format_units, parse_units, preset
+from core.model.config import LIMITS, PRESETS, TrainConfig, format_units, parse_units, preset
 
 PRESET_PARAMETER = "preset"
 # URL name -> TrainConfig field; short names keep shared links readable.

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.data import MnistData
-from core.predict import accuracy, predict_proba
-from core.store import ModelInfo
-from core.training import evaluate_accuracy, train_accuracy_sample
+from core.data.mnist import MnistData
+from core.evaluation.metrics import accuracy, train_accuracy
+from core.model.predict import predict_proba
+from core.model.store import ModelInfo
 
 
 @dataclass
@@ -51,13 +51,6 @@ def evaluate(model, data: MnistData, measure_train: bool = True) -> Evaluation:
         test_accuracy=accuracy(probabilities, data.y_test),
         test_probabilities=probabilities, confusion=confusion, precision=precision, recall=recall,
     )
-
-
-def train_accuracy(model, data: MnistData) -> float:
-    """Accuracy on the training digits of ``data``, measured as training measures it: on the evenly spread
-    ``core.training.train_accuracy_sample`` of them (all of them when there are few)."""
-    sample = train_accuracy_sample(len(data.x_train))
-    return evaluate_accuracy(model, data.x_train[sample], data.y_train[sample])
 
 
 def trained_on(info: ModelInfo, data: MnistData) -> bool:

@@ -2,7 +2,7 @@
 
 The server never talks to Ray itself. ``ray.init()`` replaces the SIGTERM handler of the process
 that calls it and warns (an open Ray issue proposes failing) when called off the main thread, which
-is where Streamlit runs every page. So the scheduler's worker processes (core/scheduler.py) are the
+is where Streamlit runs every page. So the scheduler's worker processes (core/training/scheduler.py) are the
 Ray drivers: each connects once, on its own main thread, and relays one run at a time. Ray's docs
 steer long ML work to the Jobs API, but that needs the cluster's dashboard; a driver process does
 not, and it is what lets Progress and Stop travel every fraction of a second. Keras 3 has no
@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from core.data import MnistData
-from core.models import TrainConfig
-from core.store import ModelStore, StoreError
-from core.training import Progress, RunState
+from core.data.mnist import MnistData
+from core.model.config import TrainConfig
+from core.model.store import ModelStore, StoreError
+from core.training.job import train_and_save
+from core.training.progress import Progress, RunState
 
 RAY_ADDRESS_VARIABLE = "RAY_ADDRESS"
 # Ray CPUs one run reserves. TensorFlow spreads a run over every core of its node, so a run asks
@@ -103,10 +105,6 @@ def _remote_run_class():
         def train(self, config: TrainConfig, data: MnistData, save_name: str,
                   owner: str) -> tuple[Progress, bytes, str]:
             """(the last Progress, the saved .keras file or b"", where it trained)."""
-            import tempfile
-
-            from core.training import train_and_save
-
             with tempfile.TemporaryDirectory() as folder:
                 store = ModelStore(folder)
                 train_and_save(config, data, store, save_name, publish=self._publish, should_stop=self._stop.is_set,
