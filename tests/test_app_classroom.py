@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import APP, button, lecture_page, make_digits, metrics, train_page
 from streamlit.testing.v1 import AppTest
 
 from core import classroom
@@ -15,6 +14,9 @@ from core.evaluation.metrics import drawn_accuracy
 from core.model.store import ModelStore
 from dashboard import plain_text
 from dashboard.sidebar import PRESENT_CSS
+from helpers.apptest import button, lecture_page, metrics, train_page
+from helpers.digits import make_digits
+from helpers.paths import APP
 
 
 def open_models(**query) -> AppTest:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import BAR, button, draw_on_pad, draw_page, run_to_the_end
 from streamlit.testing.v1 import AppTest
 
 from core.model.config import preset
 from core.model.store import ModelStore
 from dashboard.prediction_panel import BLANK_MESSAGE, EXPLAIN_CLASS
+from helpers.apptest import BAR, button, draw_on_pad, draw_page, run_to_the_end
 
 
 def test_a_blank_canvas_asks_for_a_digit_instead_of_guessing(tiny_npz, saved_model):

@@ -11,7 +11,6 @@ import json
 import re
 
 import pytest
-from conftest import lecture_page, make_tiny_data, npz_bytes, open_page, texts, train_page
 from markdown_it import MarkdownIt
 
 from core.classroom.rules import rules_path
@@ -20,6 +19,8 @@ from core.model.config import LIMITS, preset
 from core.model.share_links import QUERY_FIELDS
 from core.model.store import ModelStore
 from dashboard.plain_text import WORD_JOINER, escape
+from helpers.apptest import lecture_page, open_page, texts, train_page
+from helpers.digits import make_tiny_data, npz_bytes
 
 # CommonMark, as Streamlit's renderer reads it, with GitHub's strikethrough and tables.
 MARKDOWN = MarkdownIt("commonmark").enable(["strikethrough", "table"])

@@ -8,12 +8,13 @@ import re
 
 import numpy as np
 import pytest
-from conftest import html, make_tiny_data, npz_bytes, open_page, texts
 
 from core.data.mnist import load_file
 from core.model.store import ModelStore
 from dashboard import caches
 from dashboard.figures import selected_digit
+from helpers.apptest import html, open_page, texts
+from helpers.digits import make_tiny_data, npz_bytes
 
 WRONG_LABELS = 5  # test digits given a wrong label in mislabelled_npz, so that every model makes mistakes
 

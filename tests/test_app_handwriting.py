@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest import BAR, button, draw_on_pad, draw_page, html, make_digits, open_page, texts, train_page
 
 from core.classroom import class_set as handwriting
 from core.classroom.class_set import ClassDigits
 from dashboard.class_set_panel import MEANT_LABEL, SAVE_LABEL, UNDO_LABEL
+from helpers.apptest import BAR, button, draw_on_pad, draw_page, html, open_page, texts, train_page
+from helpers.digits import make_digits
 
 
 def save_bar_as(at, label: int):

@@ -5,18 +5,11 @@ page's run."""
 from __future__ import annotations
 
 import pytest
-from conftest import (
-    app_in_a_fresh_interpreter,
-    button,
-    code_blocks,
-    lecture_page,
-    make_tiny_data,
-    metrics,
-    run_to_the_end,
-)
 
 from core.lecture import lecture_loss_floor
 from core.model.config import preset
+from helpers.apptest import app_in_a_fresh_interpreter, button, code_blocks, lecture_page, metrics, run_to_the_end
+from helpers.digits import make_tiny_data
 
 STEP_COUNT = 15
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import app_in_a_fresh_interpreter, code_blocks, make_tiny_data, npz_bytes, open_page, texts
 
 from core.model.store import ModelStore
+from helpers.apptest import app_in_a_fresh_interpreter, code_blocks, open_page, texts
+from helpers.digits import make_tiny_data, npz_bytes
 
 PAGES = ["lecture", "digits", "train", "evaluate", "draw", "models"]
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """The Train page in Streamlit's AppTest: a run finishes and is saved, Stop stops it, a failed run says why,
 the lecture's experiments, and the setup's round trip through the URL. One run trains for real; the others
-go to conftest.FakeScheduler, which publishes the Progress each test scripts."""
+go to helpers.fake_scheduler.FakeScheduler, which publishes the Progress each test scripts."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import os
 import re
 
 import pytest
-from conftest import button, metrics, run_to_the_end, texts, train_page
 
 from core.model.config import preset
 from core.model.store import ModelStore
 from core.training.progress import RunState
 from core.training.scheduler import STOPPED_IN_QUEUE
+from helpers.apptest import button, metrics, run_to_the_end, texts, train_page
 
 
 def test_a_run_finishes_shows_both_accuracies_and_is_saved(tiny_npz):

@@ -7,16 +7,15 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from conftest import centre_of_mass, ring_digit  # noqa: E402
-
 from core.training import augment  # noqa: E402
 from core.training.augment import make_augmenter  # noqa: E402
+from helpers.digits import centre_of_mass, ring_digit  # noqa: E402
 
 RADIUS = 6.0  # of the ring the tests change
 
 
 def ring_digits(count: int) -> np.ndarray:
-    """(count, 28, 28) float32 'zeros': conftest's ring, of radius RADIUS."""
+    """(count, 28, 28) float32 'zeros': helpers.digits.ring_digit, of radius RADIUS."""
     return np.repeat(ring_digit(RADIUS)[None], count, axis=0)
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import MAIN, assert_no_error, open_page, wait_until_idle
 
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
+from helpers.apptest import open_page
+from helpers.browser import MAIN, assert_no_error, wait_until_idle
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "artifacts"

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import RESULT_LINE, ROOT, draw_png, make_tiny_data, run_cli
 from PIL import Image
 
 from core.drawing.preprocess import canvas_to_mnist
 from core.model.config import describe, preset
 from core.model.predict import predict_proba
 from core.model.store import ModelStore
+from helpers.cli import RESULT_LINE, run_cli
+from helpers.digits import draw_png, make_tiny_data
+from helpers.paths import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import time
 import zipfile
 
 import pytest
-from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from core.model import store as store_module
 from core.model.store import META_ENTRY, ModelStore, StoreError
+from helpers.paths import ROOT
 
 PAGES = ["lecture", "digits", "train", "evaluate", "draw", "models"]
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, idx_bytes, make_digits, make_tiny_data
 
 import core.data.mnist as data_module
 from core.data.mnist import (
@@ -25,6 +24,8 @@ from core.data.mnist import (
     normalize_images,
     one_hot,
 )
+from helpers.digits import idx_bytes, make_digits, make_tiny_data
+from helpers.paths import ROOT
 
 # The lecture prints X_train[0]; its row 5 is the top stroke of the first digit (a 5).
 LECTURE_ROW_5 = [0] * 12 + [3, 18, 18, 18, 126, 136, 175, 26, 166, 255, 247, 127] + [0] * 4

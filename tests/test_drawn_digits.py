@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, aligned_correlation, make_tiny_data, ring_digit
 from scipy import ndimage
 
 from core.drawing import synthetic as drawn_digits
@@ -17,10 +16,12 @@ from core.drawing.preprocess import canvas_to_mnist, stroke_width
 from core.drawing.synthetic import BACKGROUNDS, draw, draw_digits, drawn_set, drawn_test_set, skeleton
 from core.evaluation.metrics import drawn_accuracy
 from core.model.predict import predict_proba
+from helpers.digits import aligned_correlation, make_tiny_data, ring_digit
+from helpers.paths import ROOT
 
 
 def mnist_ring() -> np.ndarray:
-    """conftest's ring as an MNIST digit: (28, 28) uint8, a 'zero' of even width."""
+    """helpers.digits.ring_digit as an MNIST digit: (28, 28) uint8, a 'zero' of even width."""
     return (ring_digit() * 255).astype(np.uint8)
 
 

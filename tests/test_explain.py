@@ -7,11 +7,11 @@ import weakref
 
 import numpy as np
 import pytest
-from conftest import make_tiny_data
 
 from core.evaluation import explain
 from core.evaluation.explain import activations, embed, first_layer_weights, saliency
 from core.model.predict import predict_logits
+from helpers.digits import make_tiny_data
 
 
 @pytest.fixture(scope="module")

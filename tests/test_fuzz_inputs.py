@@ -31,11 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, make_tiny_data, npz_bytes, seven_canvas
 from PIL import Image
 
 from core.data.mnist import DataError, MnistData, load_file
 from core.data.uploads import load_upload
+from helpers.digits import make_tiny_data, npz_bytes, seven_canvas
+from helpers.paths import ROOT
 
 SEED = 20261129  # the same inputs on every run
 # What one bad input may cost, far above what any costs (see the module docstring) and far below the

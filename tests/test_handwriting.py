@@ -7,10 +7,10 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import make_digits, make_tiny_data
 
 from core.classroom import class_set as handwriting
 from core.classroom.class_set import FOLDER_NAME, ClassDigits, ClassDigitsFull, with_class_digits
+from helpers.digits import make_digits, make_tiny_data
 
 
 def a_digit(label: int = 3) -> np.ndarray:

@@ -7,10 +7,10 @@ import io
 import re
 
 import numpy as np
-from conftest import code_blocks
 from PIL import Image
 
 from dashboard.html_blocks import bar_chart_html, code_html, gallery_html, pixel_table_html, png_data_uri
+from helpers.apptest import code_blocks
 
 
 def decode(uri: str) -> np.ndarray:
@@ -47,7 +47,7 @@ def test_bars_are_as_tall_as_their_counts():
 
 
 class Page:
-    """Just enough of an AppTest page for conftest.code_blocks: its st.html blocks."""
+    """Just enough of an AppTest page for helpers.apptest.code_blocks: its st.html blocks."""
 
     def __init__(self, *blocks: str):
         self.blocks = [type("Html", (), {"value": block})() for block in blocks]

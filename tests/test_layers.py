@@ -1,13 +1,12 @@
 """The code's shape: the layers' contracts hold (import-linter), and nothing edits sys.path to find the project."""
 
-import pathlib
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import ROOT
+from helpers.paths import ROOT
 
 
 def test_the_import_contracts_in_pyproject_hold():

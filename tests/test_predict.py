@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_digits, seven_canvas
 
 from core.model.config import preset
 from core.model.network import build_model
 from core.model.predict import predict_drawing, predict_logits, predict_proba, softmax
+from helpers.digits import make_digits, seven_canvas
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import re
 
 import numpy as np
 import pytest
-from conftest import aligned_correlation, centre_of_mass
 from PIL import Image, ImageDraw
 
 from core.drawing import preprocess
 from core.drawing.preprocess import CANVAS_SIZE, canvas_to_mnist, ink_map, naive_resize, stroke_fraction, stroke_width
 from core.drawing.strokes import rasterize_strokes
+from helpers.digits import aligned_correlation, centre_of_mass
 
 # A "7" with a bar, as a polyline in a unit square (x, y).
 SEVEN = [(0.1, 0.05), (0.9, 0.05), (0.45, 0.95)]

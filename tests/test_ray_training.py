@@ -14,13 +14,14 @@ import sys
 
 import psutil
 import pytest
-from conftest import button, make_tiny_data, metrics, run_to_the_end, train_page, wait_for
 
 from core.model.config import preset
 from core.model.store import ModelStore
 from core.training.progress import RunState
 from core.training.scheduler import ScheduledJob, TrainingScheduler
 from harness.live_server import ROOT
+from helpers.apptest import button, metrics, run_to_the_end, train_page, wait_for
+from helpers.digits import make_tiny_data
 
 CLUSTER = os.environ.get("MNIST_TEST_RAY_ADDRESS", "")
 

@@ -11,7 +11,6 @@ import signal
 import subprocess
 
 import pytest
-from conftest import make_digits, make_tiny_data, wait_for
 
 from core.classroom.class_set import ClassDigits
 from core.model.config import preset
@@ -24,6 +23,8 @@ from core.training.scheduler import (
     TrainingScheduler,
     max_training_runs,
 )
+from helpers.apptest import wait_for
+from helpers.digits import make_digits, make_tiny_data
 
 SHORT = preset("lecture").replace(epochs=2)  # 18 steps on the tiny digits
 # 1.5 million steps on 3,000 digits, about 10 minutes at the 2,500 steps/s measured on a busy

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, make_tiny_data
 
 import core.model.store as store_module
 from core.model.config import preset
@@ -20,6 +19,8 @@ from core.model.network import build_model
 from core.model.predict import predict_proba
 from core.model.store import META_ENTRY, ModelStore, StoreError, check_name
 from core.training.loop import train
+from helpers.digits import make_tiny_data
+from helpers.paths import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-from conftest import DEADLINE_SECONDS, make_tiny_data, wait_for
 
 from core.evaluation import metrics
 from core.evaluation.explain import first_layer_weights
@@ -17,6 +16,8 @@ from core.model.predict import predict_proba
 from core.training.job import TrainingJob, train_and_save
 from core.training.loop import MAX_CHUNK_STEPS, TrainingDiverged, train
 from core.training.progress import Progress, RunState
+from helpers.apptest import DEADLINE_SECONDS, wait_for
+from helpers.digits import make_tiny_data
 
 # A deep ReLU network at the highest allowed learning rate: its loss overflows within a few steps.
 DIVERGING = dict(activation="relu", hidden_units=(128, 128, 128, 128), learning_rate=10.0, epochs=3)

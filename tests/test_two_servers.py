@@ -14,12 +14,13 @@ from contextlib import ExitStack
 import numpy as np
 import pytest
 import yaml
-from browser import MAIN, PAGE_TIMEOUT_MS, assert_no_error, choose, open_page, switch_page
-from conftest import make_tiny_data
 
 from core.model.config import default_model_name, preset
 from core.model.store import ModelStore
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
+from helpers.apptest import open_page
+from helpers.browser import MAIN, PAGE_TIMEOUT_MS, assert_no_error, choose, switch_page
+from helpers.digits import make_tiny_data
 
 CLUSTER = os.environ.get("MNIST_TEST_RAY_ADDRESS", "")
 TRAIN_TIMEOUT_MS = 300_000  # a cold Ray worker imports TensorFlow first; a bound, never a target

@@ -5,10 +5,11 @@ import tempfile
 
 import numpy as np
 import pytest
-from conftest import idx_bytes, npz_bytes, open_page, texts
 
 from core.data.mnist import DataError
 from core.data.uploads import IDX_FOLDER, MAX_NAME_BYTES, load_upload
+from helpers.apptest import open_page, texts
+from helpers.digits import idx_bytes, npz_bytes
 
 # Names a browser can send that cannot name a file: each must get a message, never an error.
 UNUSABLE_NAMES = {

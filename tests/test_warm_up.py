@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_tiny_data, npz_bytes
 
 from dashboard import warm_up
 from harness.live_server import ROOT, streamlit_server
+from helpers.digits import make_tiny_data, npz_bytes
 
 
 def test_the_first_page_modules_are_read_from_the_router_and_the_lecture_page():
