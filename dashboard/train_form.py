@@ -23,6 +23,7 @@ LINK_WARNINGS = "train_link_warnings"
 CLASS_DIGITS = "train_class_digits"  # the checkbox that adds the class's drawings to the training digits
 CLASS_DIGITS_LABEL = "Add the class's handwriting"
 KEEP = dict(persist_state="session")
+PARSED = "train_parsed"  # (the form's raw values, the TrainConfig parsed from them): see config()
 
 
 def _key(field: str) -> str:
@@ -116,8 +117,18 @@ def add_class_digits() -> bool:
 
 
 def config() -> TrainConfig:
-    """The form's values as a TrainConfig; ValueError names the field that cannot train."""
+    """The form's values as a TrainConfig; ValueError names the field that cannot train.
+
+    Parsed once per change of the form: Start's callback and the page's run that follows both ask, and both get
+    the TrainConfig kept with the raw values it came from.
+    """
     values = {field: st.session_state[_key(field)] for field in TrainConfig().to_dict()}
+    raw = tuple(values.items())
+    kept = st.session_state.get(PARSED)
+    if kept is not None and kept[0] == raw:
+        return kept[1]
     values["hidden_units"] = parse_units(values["hidden_units"], "Hidden layers")
     values["conv_filters"] = parse_units(values["conv_filters"], "Convolution filters")
-    return TrainConfig(**values)
+    parsed = TrainConfig(**values)
+    st.session_state[PARSED] = (raw, parsed)
+    return parsed

@@ -13,6 +13,7 @@ from core.model.config import preset
 from core.model.store import ModelStore
 from core.training.progress import RunState
 from core.training.scheduler import STOPPED_IN_QUEUE
+from dashboard import train_form
 from helpers.apptest import button, metrics, run_to_the_end, texts, train_page
 
 
@@ -185,3 +186,17 @@ def test_before_start_the_page_says_how_long_the_run_will_take_timed_outside_the
     estimate = [message.value for message in at.info if message.value.startswith("This run will take")]
     assert estimate and re.search(r"\*\*about \d+(\.\d)? (s|min|h) here\*\*", estimate[0]), estimate
     assert server_calibrator().pid() not in (None, os.getpid())  # timed in the calibration process
+
+
+def test_start_parses_the_form_once(tiny_npz, fake_scheduler, monkeypatch):
+    """Start's callback and the page's run after it share one parse of an unchanged form."""
+    parsed = []
+    real_parse = train_form.parse_units
+    monkeypatch.setattr(train_form, "parse_units", lambda text, what="units": parsed.append(what) or real_parse(text, what))
+    at = train_page()
+    assert parsed == ["Hidden layers", "Convolution filters"]  # the first look at the form
+    at.text_input(key="train_hidden_units").set_value("32").run()
+    assert parsed[2:] == ["Hidden layers", "Convolution filters"]  # a change is parsed, once
+    button(at, "Start").click().run()
+    assert not at.exception and at.session_state["training_job"].config.hidden_units == (32,)
+    assert len(parsed) == 4  # nothing changed since: Start and the page's run after it parse nothing again

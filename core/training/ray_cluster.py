@@ -60,7 +60,7 @@ def connect(address: str) -> None:
                            "here: pip install 'ray>=2.60,<3', or unset RAY_ADDRESS to train on this machine.") from None
 
     _check_answers(address)
-    core_package = str(Path(__file__).resolve().parent)
+    core_package = str(Path(__file__).resolve().parents[1])  # core/, with every subpackage
     if ray.is_initialized():  # joined another cluster before: RAY_ADDRESS changed between runs
         ray.shutdown()
     try:
