@@ -99,7 +99,7 @@ def _train_accuracy(path: str, mtime_ns: int, data_key: str, _data: MnistData) -
 
 
 def train_accuracy(info: ModelInfo, data_key: str, data: MnistData) -> float:
-    """A saved model's accuracy on the training digits of ``data`` (core.evaluation.evaluate.train_accuracy),
+    """A saved model's accuracy on the training digits of ``data`` (core.evaluation.metrics.train_accuracy),
     measured once per (model file, data set); raises StoreError."""
     return _train_accuracy(str(info.path), _mtime(info), data_key, data)
 

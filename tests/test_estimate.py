@@ -66,7 +66,7 @@ def test_the_servers_calibrations_run_in_a_niced_child_once_per_shape_and_surviv
     config = preset("lecture")
     first = calibrator.calibrate(config)
     child = psutil.Process(calibrator.pid())
-    assert child.pid != os.getpid() and child.nice() == CHILD_NICENESS
+    assert child.pid != os.getpid() and child.nice() == min(19, psutil.Process().nice() + CHILD_NICENESS)
     assert calibrator.calibrate(config.replace(epochs=9, seed=4)) is first  # same shape: kept, not asked again
     with calibrator._lock:  # as while another shape is being timed: a kept one still answers
         answers = []

@@ -10,6 +10,7 @@ middle of a save leaves the earlier version intact.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -21,7 +22,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from core.model.config import TrainConfig
 
@@ -93,7 +94,7 @@ class ModelStore:
         """Save a TrainingResult under ``name``; atomic, so the old version survives a crash.
 
         owner : the student's name the model is listed under ("" for nobody's); see ``rename``.
-        drawn_accuracy : core.drawing.synthetic.drawn_accuracy of the model, or None when not measured.
+        drawn_accuracy : core.evaluation.metrics.drawn_accuracy of the model, or None when not measured.
         """
         target = self.path_of(name)
         if target.exists() and not overwrite:
@@ -114,16 +115,11 @@ class ModelStore:
             "owner": owner,
             "drawn_accuracy": drawn_accuracy,
         }
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=SUFFIX, dir=self.folder)
-        os.close(handle)
-        try:
+        with _temporary_beside(target) as temporary:
             result.model.save(temporary)
             with zipfile.ZipFile(temporary, "a") as archive:
                 archive.writestr(META_ENTRY, json.dumps(meta), compress_type=zipfile.ZIP_STORED)  # see MAX_META_BYTES
             _move_into_place(temporary, target, overwrite)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
         return self._info(target)
 
     def add_file(self, name: str, content: bytes) -> ModelInfo:
@@ -137,15 +133,10 @@ class ModelStore:
         if target.exists():
             raise StoreError(f"a model named {name!r} already exists; choose another name")
         self.folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=SUFFIX, dir=self.folder)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(content)
+        with _temporary_beside(target) as temporary:
+            Path(temporary).write_bytes(content)
             self._info(Path(temporary))  # refuse a foreign or damaged file before it is listed
             _move_into_place(temporary, target, overwrite=False)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
         return self._info(target)
 
     def list(self) -> Listing:
@@ -312,6 +303,19 @@ def _fraction(value) -> float:
     if not 0 <= number <= 1:
         raise ValueError(f"{number!r} is not an accuracy between 0 and 1")
     return number
+
+
+@contextlib.contextmanager
+def _temporary_beside(target: Path) -> Iterator[str]:
+    """The path of a new empty file in ``target``'s folder, hidden (a leading dot) and removed afterwards unless it
+    was moved into place meanwhile: a save is whole or absent."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=SUFFIX, dir=target.parent)
+    os.close(handle)
+    try:
+        yield temporary
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
 
 
 def _move_into_place(temporary: str, target: Path, overwrite: bool) -> None:

@@ -30,9 +30,7 @@ class TrainingJob(RunHandle):
     """
 
     def __init__(self, config: TrainConfig, data: MnistData, store=None, save_name: str = "model"):
-        config.validate()
-        super().__init__(config.epochs)
-        self.config = config
+        super().__init__(config)
         self.data = data
         self.store = store
         self.save_name = save_name

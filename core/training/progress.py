@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+from core.model.config import TrainConfig
+
 
 @dataclass(frozen=True)
 class EpochRecord:
@@ -86,10 +88,13 @@ class RunHandle:
     core.training.scheduler.ScheduledJob are handles of this kind.
     """
 
-    def __init__(self, epochs: int):
+    def __init__(self, config: TrainConfig):
+        """A handle for a run of ``config`` (validated here: ValueError names a bad field)."""
+        config.validate()
+        self.config = config
         self._lock = threading.Lock()
         self._published = threading.Condition(self._lock)  # notified on every new Progress
-        self._progress = Progress(epochs=epochs)
+        self._progress = Progress(epochs=config.epochs)
 
     def snapshot(self) -> Progress:
         with self._lock:

@@ -67,10 +67,7 @@ def connect(address: str) -> None:
         ray.init(address=address, runtime_env={"py_modules": [core_package]},
                  log_to_driver=False, logging_level="ERROR", configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise RuntimeError(
-            f"no Ray cluster answered at {RAY_ADDRESS_VARIABLE}={address} ({error}). Start one with "
-            "`ray start --head`, or unset RAY_ADDRESS to train on this machine."
-        ) from None
+        raise _no_cluster(address, error) from None
 
 
 def _check_answers(address: str) -> None:
@@ -81,10 +78,12 @@ def _check_answers(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
     except OSError as error:
-        raise RuntimeError(
-            f"no Ray cluster answered at {RAY_ADDRESS_VARIABLE}={address} ({error}). Start one with "
-            "`ray start --head`, or unset RAY_ADDRESS to train on this machine."
-        ) from None
+        raise _no_cluster(address, error) from None
+
+
+def _no_cluster(address: str, error: Exception) -> RuntimeError:
+    return RuntimeError(f"no Ray cluster answered at {RAY_ADDRESS_VARIABLE}={address} ({error}). Start one with "
+                        "`ray start --head`, or unset RAY_ADDRESS to train on this machine.")
 
 
 def _remote_run_class():

@@ -83,9 +83,7 @@ class ScheduledJob(RunHandle):
     def __init__(self, config: TrainConfig, data: MnistData | None = None, store: ModelStore | None = None,
                  save_name: str = "model", scheduler: TrainingScheduler | None = None, owner: str = "",
                  class_digits: str | os.PathLike | None = None):
-        config.validate()
-        super().__init__(config.epochs)
-        self.config = config
+        super().__init__(config)
         self.data = data
         self.class_digits = str(Path(class_digits).resolve()) if class_digits is not None else None
         self.store = store
