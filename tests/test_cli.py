@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -205,3 +207,15 @@ def test_a_diverging_run_ends_with_one_error_line(workspace):
     assert last.startswith("error: Training diverged")
     assert "learning rate 10" in last and "lower" in last
     assert "test_accuracy=" not in failed.stdout
+
+
+def test_the_installed_mnist_classroom_command_is_python_m_core(tmp_path):
+    """pyproject.toml's console script runs the same CLI, from any folder (the project is installed)."""
+    command = shutil.which("mnist-classroom")
+    assert command, "mnist-classroom is not on PATH: install the project with pip install -e ."
+    env = {**os.environ, "MNIST_MODELS_DIR": str(tmp_path / "models")}
+    listed = subprocess.run([command, "list"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == run_cli("list", models=tmp_path / "models").stdout
+    help_text = subprocess.run([command, "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120).stdout
+    assert all(verb in help_text for verb in ("train", "evaluate", "predict", "list"))

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from core.data.mnist import IMAGE_SIDE, NUM_CLASSES
+
 ARCHITECTURES = ("mlp", "cnn")
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -211,9 +213,9 @@ def describe(config: TrainConfig) -> str:
 
 def describe_network(config: TrainConfig) -> str:
     """The layers, e.g. 'mlp 784-64-10' or 'cnn conv 16-32-64 dense 128-10'."""
-    dense = "-".join(str(units) for units in (*config.hidden_units, 10))
+    dense = "-".join(str(units) for units in (*config.hidden_units, NUM_CLASSES))
     if config.architecture == "mlp":
-        return f"mlp 784-{dense}"
+        return f"mlp {IMAGE_SIDE * IMAGE_SIDE}-{dense}"
     return f"cnn conv {'-'.join(str(filters) for filters in config.conv_filters)} dense {dense}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.data.mnist import IMAGE_SIDE, NUM_CLASSES
 from core.model.config import TrainConfig
 
 
@@ -24,16 +25,16 @@ def build_model(config: TrainConfig):
 
     config.validate()
     seed = config.seed
-    model_layers: list = [keras.Input(shape=(28, 28), name="pixels")]
+    model_layers: list = [keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE), name="pixels")]
     if config.architecture == "mlp":
         model_layers.append(layers.Flatten(name="flatten"))  # the lecture's reshape to 784
     else:
-        model_layers.append(layers.Reshape((28, 28, 1), name="channel"))
+        model_layers.append(layers.Reshape((IMAGE_SIDE, IMAGE_SIDE, 1), name="channel"))
         for block, filters in enumerate(config.conv_filters):
             model_layers.append(layers.Conv2D(
                 filters, 3, padding="same",
                 kernel_initializer=keras.initializers.HeUniform(seed=seed + 100 * block), name=f"conv{block + 1}",
-            ))  # (N, side, side, filters), side = 28 / 2**block
+            ))  # (N, side, side, filters), side = IMAGE_SIDE / 2**block
             model_layers.append(layers.Activation(config.activation, name=f"conv{block + 1}_{config.activation}"))
             model_layers.append(layers.MaxPooling2D(name=f"pool{block + 1}"))  # halves the side
         model_layers.append(layers.Flatten(name="flatten"))
@@ -48,6 +49,6 @@ def build_model(config: TrainConfig):
         if config.dropout:
             model_layers.append(layers.Dropout(config.dropout, seed=seed + 2000 + index))
     model_layers.append(layers.Dense(
-        10, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 3000), name="logits",
+        NUM_CLASSES, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 3000), name="logits",
     ))
     return keras.Sequential(model_layers, name=f"mnist_{config.architecture}")
