@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.classroom.class_set import ClassDigits
 from core.classroom.identity import check_student_name, teacher_key_set
-from core.classroom.rules import check_run
+from core.classroom.rules import check_duration, check_run
 from core.data.mnist import DataError, MnistData
 from core.data.uploads import load_upload
 from core.model.config import TrainConfig, default_model_name
@@ -122,19 +122,33 @@ def training_running() -> bool:
     return snapshot is not None and not snapshot.done
 
 
+def check_rules(config: TrainConfig) -> None:
+    """Raise ValueError naming the class rule ``config`` breaks (core.classroom.check_run); the teacher's runs keep
+    none. Checked before the estimate: a network the rules refuse is never built or timed."""
+    if not teacher_unlocked():
+        check_run(config)
+
+
 def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
     """Queue this session's run on the server's training scheduler (core/training/scheduler.py): a worker process,
     or the Ray cluster at RAY_ADDRESS, trains and saves it; the page polls it.
 
     add_class_digits : whether the class's drawings (core.classroom.class_set) join the training digits.
-    Raises ValueError when ``config`` breaks the teacher's class rules (core.classroom.check_run) or the
-    server's MNIST_MAX_TRAINING setting is unusable; the message says which and what to do.
-    The teacher's own runs belong to nobody: clearing the class's models keeps them, and they stay off the
-    leaderboard.
+    Raises ValueError when ``config`` breaks the teacher's class rules (core.classroom.check_run), is estimated
+    to take longer than a run may (core.classroom.check_duration; the message shows the estimate), is too large to
+    time here, or the server's MNIST_MAX_TRAINING setting is unusable; the message says which and what to do.
+    The teacher's own runs belong to nobody and keep no limit: clearing the class's models keeps them, and they
+    stay off the leaderboard.
     """
-    if not teacher_unlocked():
-        check_run(config)
+    check_rules(config)
     upload = st.session_state[UPLOADED][1] if has_upload() else None  # None: the worker loads the server's digits
+    if not teacher_unlocked():
+        try:
+            estimate = caches.training_estimate(config, upload or caches.default_data()[1])
+        except RuntimeError:  # the timing process cannot answer: the run is not held up by it
+            estimate = None
+        if estimate is not None:
+            check_duration(estimate.seconds, estimate.text())
     st.session_state[JOB] = ScheduledJob(config, upload, store=ModelStore(), save_name=default_model_name(config),
                                          owner="" if teacher_unlocked() else student_name(),
                                          class_digits=ClassDigits().folder if add_class_digits else None).start()

@@ -168,6 +168,21 @@ def test_the_join_link_and_its_qr_code_are_shown(tiny_npz):
     assert any(body.startswith("<svg") for body in html_bodies(at))
 
 
+def test_a_network_the_class_rules_refuse_is_never_built_or_timed_for_its_estimate(tiny_npz, teacher_key):
+    """issue 22: with only the lecture preset allowed, a link to a huge CNN had its estimate timed anyway, and the
+    timing process died out of memory at 2.5 GB."""
+    from core.model.share_links import from_query
+    from core.training.estimate import server_calibrator
+
+    classroom.save_rules(classroom.ClassRules(("lecture",)))
+    link = {"arch": "cnn", "filters": "4096,4096,4096,4096", "hidden": "4096", "batch_size": "4096"}
+    at = train_page(link)
+    assert not at.exception
+    assert "not allowed in this class" in at.error[0].value
+    assert not [message for message in at.info if message.value.startswith("This run will take")]
+    assert not server_calibrator().known(from_query(link)[1])  # never asked: nothing built, nothing timed
+
+
 def test_the_lecture_run_keeps_the_class_rules_too(tiny_npz, teacher_key):
     classroom.save_rules(classroom.ClassRules(("cnn",), None))
     at = lecture_page(step="13")

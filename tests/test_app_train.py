@@ -126,6 +126,24 @@ def test_a_list_of_layers_longer_than_any_network_is_refused_unread(tiny_npz, bo
     assert not at.exception and all(len(error.value) < 300 for error in at.error)
 
 
+def test_a_run_estimated_longer_than_a_run_may_take_is_refused_showing_the_estimate(tiny_npz, fake_scheduler,
+                                                                                    monkeypatch):
+    """issue 22: ?preset=cnn&epochs=500&batch_size=1 ("about 20.6 h" on the full set) queued ahead of the class.
+    On the tiny digits it is minutes, so this server allows runs of one minute."""
+    monkeypatch.setenv("MNIST_MAX_RUN_MINUTES", "1")
+    at = train_page({"preset": "cnn", "epochs": "500", "batch_size": "1"})
+    warning = " ".join(texts(at.warning))
+    assert "Start will refuse it: this run would take about" in warning and "longer than the 1 min" in warning
+    button(at, "Start").click().run()
+    assert not at.exception and "training_job" not in at.session_state and not fake_scheduler.jobs
+    error = at.error[0].value
+    assert re.search(r"Training cannot start: this run would take about \d+(\.\d)? (s|min|h) here", error), error
+    assert "MNIST_MAX_RUN_MINUTES" in error and "fewer epochs" in error
+    at.number_input(key="train_epochs").set_value(1).run()
+    button(at, "Start").click().run()  # a short one starts
+    assert len(fake_scheduler.jobs) == 1
+
+
 def test_the_lectures_two_experiments(tiny_npz):
     at = train_page()
     button(at, "Ask the untrained network").click().run()

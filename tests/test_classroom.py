@@ -56,7 +56,8 @@ def test_rules_refuse_a_network_outside_the_allowed_presets():
 
 
 @pytest.mark.parametrize("values, match", [({"allowed_presets": ("huge",)}, "unknown preset"),
-                                           ({"max_epochs": 0}, "max_epochs"), ({"max_epochs": 2.5}, "max_epochs")])
+                                           ({"max_epochs": 0}, "max_epochs"), ({"max_epochs": 2.5}, "max_epochs"),
+                                           ({"max_minutes": 0}, "max_minutes")])
 def test_bad_rules_are_refused(values, match):
     with pytest.raises(ValueError, match=match):
         ClassRules(**values)
@@ -88,6 +89,29 @@ def test_runs_are_checked_only_in_a_class(monkeypatch, private_models_dir):
     monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "owl-42")
     with pytest.raises(ValueError, match="class limit of 2"):
         classroom.check_run(long_run)
+
+
+def test_a_run_may_take_the_teachers_minutes_else_the_servers(monkeypatch, private_models_dir):
+    monkeypatch.delenv(classroom.MAX_RUN_MINUTES_VARIABLE, raising=False)
+    monkeypatch.delenv(classroom.TEACHER_KEY_VARIABLE, raising=False)
+    assert classroom.longest_run_minutes() == 30  # no teacher, no variable: the server's default
+    classroom.check_duration(30 * 60, "about 30 min here")
+    with pytest.raises(ValueError, match="would take about 31 min here, longer than the 30 min .*MNIST_MAX_RUN_MINUTES"):
+        classroom.check_duration(31 * 60, "about 31 min here")
+    monkeypatch.setenv(classroom.MAX_RUN_MINUTES_VARIABLE, "0")
+    assert classroom.longest_run_minutes() is None  # 0: no limit
+    classroom.check_duration(20 * 3600, "about 20.0 h here")
+    monkeypatch.setenv(classroom.MAX_RUN_MINUTES_VARIABLE, "ten")
+    with pytest.raises(ValueError, match="MNIST_MAX_RUN_MINUTES='ten' is not a whole number"):
+        classroom.longest_run_minutes()
+    monkeypatch.setenv(classroom.MAX_RUN_MINUTES_VARIABLE, "45")
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "owl-42")
+    classroom.save_rules(ClassRules(("lecture",), None, 5))
+    assert classroom.load_rules().max_minutes == 5 and classroom.longest_run_minutes() == 5  # the teacher's word
+    with pytest.raises(ValueError, match="longer than the 5 min a run may take here .the teacher's class rules"):
+        classroom.check_duration(6 * 60, "about 6 min here")
+    (private_models_dir / classroom.RULES_FILE).write_text(json.dumps({"allowed_presets": [], "max_epochs": None}))
+    assert classroom.load_rules() == ClassRules() and classroom.longest_run_minutes() == 45  # an older file
 
 
 def test_a_trained_model_is_saved_with_its_owner_and_its_drawn_accuracy(tiny_data):

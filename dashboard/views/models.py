@@ -52,13 +52,23 @@ def delete(name):
 
 def save_rules():
     try:
-        epochs = st.session_state["models_max_epochs"]
-        rules = classroom.ClassRules(tuple(st.session_state["models_allowed_presets"]), epochs or None)
+        epochs, minutes = st.session_state["models_max_epochs"], st.session_state["models_max_minutes"]
+        rules = classroom.ClassRules(tuple(st.session_state["models_allowed_presets"]), epochs or None,
+                                     minutes or None)
         classroom.save_rules(rules)
     except (ValueError, OSError) as error:
         st.session_state[MESSAGE] = ("error", f"The class rules were not saved: {error}.")
         return
     st.session_state[MESSAGE] = ("success", "Saved the class rules: every student's next run must keep them.")
+
+
+def _server_minutes() -> str:
+    """This server's own longest run (MNIST_MAX_RUN_MINUTES), as the rules' minutes box names it."""
+    try:
+        minutes = classroom.server_run_minutes()
+    except ValueError:
+        return "unusable"
+    return f"{minutes} min" if minutes else "no limit"
 
 
 def clear_class():
@@ -155,6 +165,9 @@ def teacher_controls(models):
     most = LIMITS["epochs"].high  # a rule above every run's own limit limits nothing more: shown as that limit
     st.number_input("Most epochs per run (0: no limit)", min_value=0, max_value=most,
                     value=min(rules.max_epochs or 0, most), key="models_max_epochs")
+    st.number_input(f"Longest run, in minutes as estimated before Start (0: this server's "
+                    f"{classroom.MAX_RUN_MINUTES_VARIABLE}, {_server_minutes()})", min_value=0, max_value=24 * 60,
+                    value=min(rules.max_minutes or 0, 24 * 60), key="models_max_minutes")
     st.button("Save class rules", on_click=save_rules)
     owned = sum(1 for info in models if info.owner)
     sure = st.checkbox(f"Yes, delete the {owned} model(s) students saved", key="models_sure_clear")
