@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import reprlib
 import tempfile
 import time
 import zipfile
@@ -41,6 +42,13 @@ MAX_META_BYTES = 32 * 2**20
 # A save's temporary file (.NAME-*.keras) untouched this long belongs to a save that died (killed mid-write):
 # ModelStore.list removes it. A live save keeps writing its file and finishes within seconds.
 STALE_SAVE_SECONDS = 600
+# What a saved model's story may hold, checked where it is read (_info): a crafted mnist_run.json with 1e300
+# parameters or a ragged loss list broke the Models page for everyone and could become a session's active model
+# (issue 22). The largest network TrainConfig allows (8 layers of 4096 after 4 blocks of 4096 filters) has under
+# 1e9 parameters; a description and an owner are a line of text.
+MAX_PARAMETERS = 10**10
+MAX_DESCRIPTION = 1000
+MAX_OWNER = 64
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 
 
@@ -264,13 +272,17 @@ class ModelStore:
             if version < 1:
                 raise StoreError(f"{path.name} has format {version!r}, older than any this tool wrote; "
                                  "train the model again")
+            config = TrainConfig.from_saved(_typed(meta["config"], dict, "config"))
             return ModelInfo(
-                name=path.stem, path=path, config=TrainConfig.from_saved(meta["config"]),
+                name=path.stem, path=path, config=config,
                 train_accuracy=_fraction(meta["train_accuracy"]), test_accuracy=_fraction(meta["test_accuracy"]),
-                training_seconds=_finite(meta["training_seconds"]), created=str(meta["created"]),
-                batch_losses=list(meta.get("batch_losses", [])), epoch_history=list(meta.get("epoch_history", [])),
-                data_description=str(meta.get("data_description", "")), stopped=bool(meta.get("stopped", False)),
-                parameters=int(_finite(meta.get("parameters", 0))), owner=str(meta.get("owner", "")),
+                training_seconds=_at_least_zero(meta["training_seconds"]), created=_timestamp(meta["created"]),
+                batch_losses=_losses(meta.get("batch_losses", [])),
+                epoch_history=_epoch_history(meta.get("epoch_history", [])),
+                data_description=_text(meta.get("data_description", ""), "data_description", MAX_DESCRIPTION),
+                stopped=_typed(meta.get("stopped", False), bool, "stopped"),
+                parameters=_parameters(meta.get("parameters", 0)),
+                owner=_text(meta.get("owner", ""), "owner", MAX_OWNER),
                 drawn_accuracy=None if meta.get("drawn_accuracy") is None else _fraction(meta["drawn_accuracy"]),
             )
         except StoreError:
@@ -302,7 +314,7 @@ class ModelStore:
 def _finite(value) -> float:
     """A metadata number; ValueError for anything else (a string, inf, nan, 1e400)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{value!r:.40} is not a finite number")
+        raise ValueError(f"{reprlib.repr(value)} is not a finite number")
     return float(value)
 
 
@@ -312,6 +324,67 @@ def _fraction(value) -> float:
     if not 0 <= number <= 1:
         raise ValueError(f"{number!r} is not an accuracy between 0 and 1")
     return number
+
+
+def _at_least_zero(value) -> float:
+    number = _finite(value)
+    if number < 0:
+        raise ValueError(f"{number!r} is not a time of at least 0 seconds")
+    return number
+
+
+def _parameters(value) -> int:
+    """A parameter count: a whole number from 0 to MAX_PARAMETERS (1e300 broke the Models page's table)."""
+    number = _finite(value)
+    if number != int(number) or not 0 <= number <= MAX_PARAMETERS:
+        raise ValueError(f"parameters is {number!r}, not a whole number from 0 to {MAX_PARAMETERS:,}")
+    return int(number)
+
+
+def _typed(value, kind: type, what: str):
+    if not isinstance(value, kind):
+        raise ValueError(f"{what} is a {type(value).__name__}, not a {kind.__name__}")
+    return value
+
+
+def _text(value, what: str, longest: int) -> str:
+    text = _typed(value, str, what)
+    if len(text) > longest:
+        raise ValueError(f"{what} has {len(text):,} characters, more than {longest:,}")
+    return text
+
+
+def _timestamp(value) -> str:
+    """An ISO 8601 date and time, as save() writes it."""
+    text = _text(value, "created", 64)
+    datetime.fromisoformat(text)  # ValueError for anything else
+    return text
+
+
+def _losses(value) -> list[float]:
+    """Batch losses: a flat list of finite numbers (the Models page draws them)."""
+    return [_finite(loss) for loss in _typed(value, list, "batch_losses")]
+
+
+_EPOCH_FIELDS = {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
+
+
+def _epoch_history(value) -> list[dict]:
+    """Epoch records as save() writes them (core.training.progress.EpochRecord's fields), each checked."""
+    records = []
+    for record in _typed(value, list, "epoch_history"):
+        if not isinstance(record, dict) or set(record) != _EPOCH_FIELDS:
+            raise ValueError(f"epoch_history holds {reprlib.repr(record)}, not a record of {sorted(_EPOCH_FIELDS)}")
+        epoch = _finite(record["epoch"])
+        if epoch != int(epoch) or epoch < 1:
+            raise ValueError(f"epoch_history has epoch {epoch!r}, not a whole number of at least 1")
+        records.append({
+            "epoch": int(epoch), "train_loss": _finite(record["train_loss"]),
+            "train_accuracy": _fraction(record["train_accuracy"]),
+            "val_loss": None if record["val_loss"] is None else _finite(record["val_loss"]),
+            "val_accuracy": None if record["val_accuracy"] is None else _fraction(record["val_accuracy"]),
+        })
+    return records
 
 
 def _move_into_place(temporary: str, target: Path, overwrite: bool) -> None:
