@@ -179,7 +179,8 @@ def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
     add_class_digits : whether the class's drawings (core.classroom.class_set) join the training digits.
     Raises ValueError when ``config`` breaks the teacher's class rules (core.classroom.check_run), is estimated
     to take longer than a run may (core.classroom.check_duration; the message shows the estimate), is too large to
-    time here, or the server's MNIST_MAX_TRAINING setting is unusable; the message says which and what to do.
+    time here, when this student has a run queued or training already (in another tab: one at a time), or the
+    server's MNIST_MAX_TRAINING setting is unusable; the message says which and what to do.
     The teacher's own runs belong to nobody and keep no limit: clearing the class's models keeps them, and they
     stay off the leaderboard.
     """
@@ -192,9 +193,11 @@ def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
             estimate = None
         if estimate is not None:
             check_duration(estimate.seconds, estimate.text())
+    student = None if teacher_unlocked() else f"name {student_name()}" if student_name() else f"session {session_tag()}"
     st.session_state[JOB] = ScheduledJob(config, upload, store=ModelStore(), save_name=default_model_name(config),
                                          owner="" if teacher_unlocked() else student_name(),
-                                         class_digits=ClassDigits().folder if add_class_digits else None).start()
+                                         class_digits=ClassDigits().folder if add_class_digits else None,
+                                         student=student).start()
     st.session_state[CURVE] = None
     st.session_state.pop(SAVED, None)
     st.session_state.pop(SAVE_ERROR, None)

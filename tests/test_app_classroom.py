@@ -183,6 +183,34 @@ def test_a_network_the_class_rules_refuse_is_never_built_or_timed_for_its_estima
     assert not server_calibrator().known(from_query(link)[1])  # never asked: nothing built, nothing timed
 
 
+def test_a_student_has_one_run_at_a_time_and_the_teacher_can_stop_anyones(tiny_npz, teacher_key, fake_scheduler):
+    """issue 22: one name, four tabs, four Starts all queued ahead of the class, and no way for the teacher to
+    stop them."""
+    def named(name: str) -> AppTest:
+        at = train_page()
+        at.sidebar.text_input(key="sidebar_name").set_value(name).run()
+        return at
+
+    tabs = [named("Ada"), named("Ada")]
+    button(tabs[0], "Start").click().run()
+    button(tabs[1], "Start").click().run()
+    assert not tabs[1].exception and "training_job" not in tabs[1].session_state
+    assert "Ada already has a run queued or training on this server" in tabs[1].error[0].value
+    button(named("Alan"), "Start").click().run()  # another student queues as before
+    ada, alan = fake_scheduler.jobs
+
+    teacher = open_models()
+    teacher.sidebar.text_input(key="sidebar_teacher_passphrase").set_value(teacher_key).run()
+    next(widget for widget in teacher.sidebar.button if widget.label == "Unlock teacher mode").click().run()
+    listed = " ".join(element.value for element in teacher.markdown)
+    assert "Ada: mlp 784-64-10 tanh" in listed and "Alan: mlp 784-64-10 tanh" in listed
+    teacher.button(key="models_stop_run_1").click().run()
+    assert ada.snapshot().stopped and not alan.snapshot().done
+    assert "Stopped Ada's run" in teacher.success[0].value
+    button(tabs[1], "Start").click().run()  # Ada's run is over: her other tab may start one now
+    assert "training_job" in tabs[1].session_state
+
+
 def test_the_lecture_run_keeps_the_class_rules_too(tiny_npz, teacher_key):
     classroom.save_rules(classroom.ClassRules(("cnn",), None))
     at = lecture_page(step="13")

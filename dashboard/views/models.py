@@ -15,6 +15,7 @@ from core.evaluation.explain import first_layer_weights
 from core.evaluation.metrics import drawn_accuracy
 from core.model.config import LIMITS, PRESETS, describe_network, describe_training
 from core.model.store import ModelStore, StoreError
+from core.training.scheduler import server_scheduler
 from dashboard import caches, figures, session
 from dashboard.explain_blocks import weights_grid_html
 from dashboard.loss_curve import LossCurve, smoothing_for
@@ -69,6 +70,12 @@ def _server_minutes() -> str:
     except ValueError:
         return "unusable"
     return f"{minutes} min" if minutes else "no limit"
+
+
+def stop_run(run_id: int, who: str):
+    server_scheduler().stop(run_id)
+    st.session_state[MESSAGE] = ("success", f"Stopped {who}'s run: a queued run leaves the queue, a training one "
+                                            "keeps the model trained so far.")
 
 
 def clear_class():
@@ -152,6 +159,24 @@ def leaderboard():
                    "pad (any size, place, pen width and colours), then read the way the Draw page reads yours.")
 
 
+def server_runs():
+    """Every run queued or training on this server, each with a Stop the teacher may press."""
+    st.markdown("**Runs on this server**")
+    try:
+        runs = server_scheduler().runs()
+    except ValueError as error:  # an unusable MNIST_MAX_TRAINING
+        st.warning(f"{escape(error)}.")
+        return
+    if not runs:
+        st.caption("No run is queued or training.")
+    for run in runs:
+        who = run.owner or "the teacher"
+        where = f"queued, {run.queue_position} in line" if run.queue_position else f"training, {run.fraction:.0%} done"
+        text, button = st.columns([5, 1], vertical_alignment="center")
+        text.markdown(escape(f"{who}: {run.setup} ({where})"))
+        button.button("Stop", key=f"models_stop_run_{run.run_id}", on_click=stop_run, args=(run.run_id, who))
+
+
 def teacher_controls(models):
     """The teacher's rules for every student's run, and clearing the class's models."""
     st.subheader("Teacher")
@@ -169,6 +194,7 @@ def teacher_controls(models):
                     f"{classroom.MAX_RUN_MINUTES_VARIABLE}, {_server_minutes()})", min_value=0, max_value=24 * 60,
                     value=min(rules.max_minutes or 0, 24 * 60), key="models_max_minutes")
     st.button("Save class rules", on_click=save_rules)
+    server_runs()
     owned = sum(1 for info in models if info.owner)
     sure = st.checkbox(f"Yes, delete the {owned} model(s) students saved", key="models_sure_clear")
     st.button("Clear the class's models", on_click=clear_class, disabled=not (sure and owned))

@@ -7,7 +7,8 @@ import dataclasses
 
 from core.training.loop import TrainingResult
 from core.training.progress import Progress, RunState
-from core.training.scheduler import STOPPED_IN_QUEUE, ScheduledJob
+from core.model.config import describe
+from core.training.scheduler import STOPPED_IN_QUEUE, RunSummary, ScheduledJob, check_one_run
 
 
 class FakeScheduler:
@@ -50,8 +51,13 @@ class FakeScheduler:
 
     # What a ScheduledJob asks of its scheduler: core.training.scheduler.TrainingScheduler's methods of these names.
     def submit(self, job: ScheduledJob) -> int:
+        check_one_run(job, [other for other in self.jobs if not other.snapshot().done])
         self.jobs.append(job)
         return len(self.jobs)
+
+    def runs(self) -> list[RunSummary]:
+        return [RunSummary(run_id, job.owner, describe(job.config), 0, job.snapshot().fraction)
+                for run_id, job in enumerate(self.jobs, 1) if not job.snapshot().done]
 
     def stop(self, run_id: int) -> None:
         job = self.jobs[run_id - 1]
