@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from core.classroom.identity import PassphraseGuard
 from core.data.mnist import MNIST_PATH_VARIABLE, MnistData, load_default
 from core.evaluation.evaluate import Evaluation, evaluate
 from core.evaluation.explain import EmbedMethod, activations, embed
@@ -40,6 +41,13 @@ def class_means(data_key: str, split: str, _images: np.ndarray, _labels: np.ndar
         else np.zeros(_images.shape[1:], np.float32)
         for digit in range(10)
     ])
+
+
+@st.cache_resource
+def passphrase_guard() -> PassphraseGuard:
+    """The guard of the teacher's passphrase every session of this server shares (its wrong guesses, by session
+    and by address)."""
+    return PassphraseGuard()
 
 
 def saved_models() -> Listing:

@@ -23,6 +23,34 @@ def test_the_passphrase_unlocks_only_when_it_matches(teacher_key):
     assert not classroom.is_teacher_key("")
 
 
+def test_each_wrong_guess_doubles_the_wait_per_session_and_per_address_and_a_right_one_clears_it(teacher_key):
+    now = [1000.0]
+    guard = classroom.PassphraseGuard(clock=lambda: now[0])
+    waits = []
+    for _ in range(9):
+        unlocked, message = guard.check("owl-41", "tab-1", "10.0.0.7")
+        assert not unlocked
+        waits.append(float(message.rsplit("try again in ", 1)[1].removesuffix(" s.")))
+        now[0] += waits[-1]  # the next guess as soon as it may be made
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]  # capped at MAX_GUESS_DELAY_SECONDS
+
+    now[0] -= 1  # 59 s after the last wrong guess
+    assert guard.check(teacher_key, "tab-1", "10.0.0.7") == (False, "Too many wrong passphrases from here: wait 1 s, "
+                                                                    "then try again.")  # even the right one, unread
+    assert not guard.check(teacher_key, "tab-2", "10.0.0.7")[0]  # a new tab at that address waits too
+    assert not guard.check(teacher_key, "tab-1", "10.0.0.8")[0]  # and that tab from another address
+    assert guard.check(teacher_key, "tab-3", "10.0.0.8") == (True, "")  # anyone else is not held up
+    now[0] += 1
+    assert guard.check(teacher_key, "tab-1", "10.0.0.7") == (True, "")
+    assert guard.check("owl-41", "tab-1", "10.0.0.7")[1].endswith("try again in 1 s.")  # cleared: from 1 s again
+
+
+def test_the_passphrase_is_compared_as_digests_of_any_length(teacher_key):
+    assert classroom.is_teacher_key(teacher_key)
+    for guess in ("owl-4", "owl-421", teacher_key * 1000, "\udcff", "o"):
+        assert not classroom.is_teacher_key(guess)
+
+
 def test_without_a_key_nothing_unlocks(monkeypatch):
     monkeypatch.delenv(classroom.TEACHER_KEY_VARIABLE, raising=False)
     assert not classroom.teacher_key_set()

@@ -368,7 +368,7 @@ def step_from_link() -> int:
     number = int(raw) if raw.isdecimal() and len(raw) <= 3 else 0  # a link's value may be any length
     if 1 <= number <= len(STEPS):
         return number
-    st.warning(escape(f"step={raw[:20]!r} in the link is not a step number from 1 to {len(STEPS)}; opening step 1."))
+    st.warning(escape(f"step={raw[:40]!r} in the link is not a step number from 1 to {len(STEPS)}; opening step 1."))
     st.query_params[STEP_PARAMETER] = "1"
     return 1
 
