@@ -30,6 +30,7 @@ LEADERBOARD_REFRESH = "10s"
 # type, so the present view's larger page type does not reach them.
 PRESENT_LEADERBOARD_CSS = ("<style>.st-key-models_leaderboard td, .st-key-models_leaderboard th, "
                            ".st-key-models_leaderboard strong { font-size: 1.6rem; }</style>")
+NO_NAME = "students without a name"
 QR_SCALE = 5  # pixels per QR module: a 33-module code is 165 px, readable by a phone across a classroom
 
 
@@ -86,6 +87,16 @@ def clear_class():
         return
     st.session_state["models_sure_clear"] = False
     st.session_state[MESSAGE] = ("success", f"Deleted the class's {len(names)} model(s).")
+
+
+def remove_students_drawings():
+    student = st.session_state["models_drawings_student"]
+    try:
+        count = ClassDigits().delete_student(student)
+    except OSError as error:
+        st.session_state[MESSAGE] = ("error", f"The drawings were not all deleted: {error}.")
+        return
+    st.session_state[MESSAGE] = ("success", f"Deleted {student or NO_NAME}'s {count_text(count)}.")
 
 
 def clear_handwriting():
@@ -201,6 +212,12 @@ def teacher_controls(models):
     drawings = ClassDigits().count()
     sure = st.checkbox(f"Yes, delete the class's {count_text(drawings)} (Draw page)", key="models_sure_clear_drawings")
     st.button("Clear the class's handwriting", on_click=clear_handwriting, disabled=not (sure and drawings))
+    if drawings:
+        per_student = ClassDigits().load().per_student()
+        student, button = st.columns([3, 1], vertical_alignment="bottom")
+        student.selectbox("One student's drawings", list(per_student), key="models_drawings_student",
+                          format_func=lambda name: f"{name or NO_NAME} ({count_text(per_student[name])})")
+        button.button("Remove these drawings", on_click=remove_students_drawings)
 
 
 def main():
