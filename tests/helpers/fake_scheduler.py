@@ -39,8 +39,7 @@ class FakeScheduler:
     def finish(self, job: ScheduledJob, stopped: bool = False) -> None:
         """Save the model for ``job`` and publish its last Progress: finished, or stopped when ``stopped``."""
         result = dataclasses.replace(self.result, config=job.config, stopped=stopped)
-        saved = job.store.save_under_free_name(
-            job.save_name, lambda name: job.store.save(name, result, overwrite=False, owner=job.owner))
+        saved = job.store.save_new(job.save_name, result, owner=job.owner)
         job.publish(self._progress(
             job, job.snapshot().step if stopped else self._total(job),
             state=RunState.STOPPED if stopped else RunState.FINISHED, stopped=stopped, eta_seconds=0.0,
