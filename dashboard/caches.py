@@ -4,7 +4,6 @@ models and their evaluations (``st.cache_resource``). Nothing here imports Tenso
 from __future__ import annotations
 
 import gc
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from core.classroom.identity import PassphraseGuard
 from core.data.mnist import MNIST_PATH_VARIABLE, MnistData, load_default
 from core.evaluation.evaluate import Evaluation, evaluate
 from core.evaluation.explain import EmbedMethod, activations, embed
@@ -41,6 +41,13 @@ def class_means(data_key: str, split: str, _images: np.ndarray, _labels: np.ndar
         else np.zeros(_images.shape[1:], np.float32)
         for digit in range(10)
     ])
+
+
+@st.cache_resource
+def passphrase_guard() -> PassphraseGuard:
+    """The guard of the teacher's passphrase every session of this server shares (its wrong guesses, by session
+    and by address)."""
+    return PassphraseGuard()
 
 
 def saved_models() -> Listing:
@@ -164,23 +171,16 @@ def _mtime(info: ModelInfo) -> int:
         raise StoreError(f"{info.name!r} is no longer in the store; pick another model") from None
 
 
-def training_estimate(config: TrainConfig, data: MnistData) -> str:
-    """'about 4 min here': how long ``config`` will train on ``data`` on this server (core.training.estimate).
+def training_estimate(config: TrainConfig, data: MnistData, wait: float | None = None):
+    """How long ``config`` will train on ``data`` on this server: a core.training.estimate.Estimate.
 
-    The first call for a network shape times a few of its steps in the server's calibration process
-    (core.training.estimate.server_calibrator: a few seconds, once per server and shape); raises ValueError for a
-    config that cannot train. When that process cannot answer, says so instead of a time.
+    The first request for a network shape times a few of its steps in the server's calibration process
+    (core.training.estimate.server_calibrator: a few seconds, once per server and shape). A page waits at most a
+    second for it (``wait``: that default, WAIT_SECONDS), then gets a rough Estimate from the network's size.
+    Raises ValueError for a config that cannot train, or one too large or slow to time here (CalibrationRefused),
+    and RuntimeError when that process cannot answer.
     """
-    try:
-        return _training_estimate(json.dumps(config.to_dict(), sort_keys=True), len(data.x_train), len(data.x_test))
-    except RuntimeError as error:
-        return f"an unknown time ({error})"
+    from core.training.estimate import WAIT_SECONDS, server_calibrator
 
-
-@st.cache_resource(max_entries=64, show_spinner="Timing a few training steps on this machine...")
-def _training_estimate(config_json: str, train_digits: int, test_digits: int) -> str:
-    from core.training.estimate import estimate_seconds, format_estimate, server_calibrator
-
-    config = TrainConfig.from_dict(json.loads(config_json))
-    calibration = server_calibrator().calibrate(config)
-    return format_estimate(estimate_seconds(config, train_digits, test_digits, calibration))
+    return server_calibrator().estimate(config, len(data.x_train), len(data.x_test),
+                                        WAIT_SECONDS if wait is None else wait)

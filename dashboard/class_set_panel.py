@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from core.classroom.class_set import ClassDigits, count_text
+from dashboard import session
 from dashboard.plain_text import escape
 
 MEANT_LABEL, SAVE_LABEL, UNDO_LABEL = "Which digit did you mean?", "Save to the class set", "Undo"
@@ -31,11 +32,12 @@ def ask_meant_digit(key: str, on_save: Callable, args: tuple) -> None:
 
 
 def save_to_class_set(digit: np.ndarray, label: int, student: str) -> SaveNote:
-    """Add the (28, 28) digit the model saw, as ``label``, by ``student``; the note says how it went."""
+    """Add the (28, 28) digit the model saw, as ``label``, by ``student``; the note says how it went. A student
+    without a name is counted by this browser session (core.classroom.class_set's caps)."""
     store = ClassDigits()
     try:
-        saved = store.add(digit, label, student)
-    except ValueError as error:  # the student's cap (ClassDigitsFull), or a drawing that cannot be kept
+        saved = store.add(digit, label, student, session=session.session_tag())
+    except ValueError as error:  # a cap (ClassDigitsFull), or a drawing that cannot be kept
         return SaveNote("refused", str(error))
     except OSError as error:
         return SaveNote("refused", f"The drawing could not be saved ({error}). Check that {store.folder} is writable.")

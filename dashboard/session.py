@@ -6,13 +6,17 @@ other's uploads, choices or runs. Shared, server-wide things are in caches.py.
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.classroom.class_set import ClassDigits
 from core.classroom.identity import check_student_name, teacher_key_set
-from core.classroom.rules import check_run
+from core.classroom.rules import check_duration, check_run
 from core.data.mnist import DataError, MnistData
-from core.data.uploads import load_upload
+from core.data.uploads import server_pool
 from core.model.config import TrainConfig, default_model_name
 from core.model.store import ModelInfo, ModelStore
 from core.training.progress import Progress
@@ -21,7 +25,9 @@ from dashboard import caches
 from dashboard.loss_curve import LossCurve, smoothing_for
 
 # st.session_state keys, one browser session each.
-UPLOADED = "uploaded_data"  # (data key, MnistData) of an upload
+UPLOADED = "uploaded_data"  # the key of this session's upload in core.data.uploads.server_pool()
+SESSION_TAG = "session_tag"  # see session_tag()
+UPLOAD_LET_GO = "upload_let_go"  # True when the server let this session's upload go while it was away
 ACTIVE_MODEL = "active_model"  # name of the model Evaluate and Draw use
 JOB = "training_job"  # the ScheduledJob, kept while the user visits other pages
 CURVE = "training_curve"  # the LossCurve of the job's live chart, None until the run knows its length
@@ -38,34 +44,71 @@ URL_PARAMETERS = (NAME_PARAMETER, PRESENT_PARAMETER)  # the session's own, kept 
 
 def dataset() -> tuple[str, MnistData]:
     """(key, data): this session's upload, else the server's digits; the key names the data for caches."""
-    if UPLOADED in st.session_state:
-        return st.session_state[UPLOADED]
+    data = _upload()
+    if data is not None:
+        return st.session_state[UPLOADED], data
     key, data, _ = caches.default_data()
     return key, data
 
 
+def _upload() -> MnistData | None:
+    """This session's upload; None without one, and once the server let it go while the session was away."""
+    key = st.session_state.get(UPLOADED)
+    if key is None:
+        return None
+    data = server_pool().data(key)
+    if data is None:
+        st.session_state.pop(UPLOADED)
+        st.session_state[UPLOAD_LET_GO] = True
+    return data
+
+
 def has_upload() -> bool:
-    return UPLOADED in st.session_state
+    return _upload() is not None
+
+
+def session_tag() -> str:
+    """A random name for this browser session, kept while it lasts: what the server holds its upload for and
+    counts its unnamed drawings by (Streamlit's own session id is the same in every AppTest session)."""
+    if SESSION_TAG not in st.session_state:
+        st.session_state[SESSION_TAG] = uuid.uuid4().hex
+    return st.session_state[SESSION_TAG]
+
+
+def _holder() -> str:
+    """Who holds this session's upload in the server's pool: Streamlit's session id, then session_tag."""
+    return f"{get_script_run_ctx().session_id} {session_tag()}"
+
+
+def _holder_alive(holder: str) -> bool:
+    """Whether the browser session of a _holder is still connected (always where no Streamlit server runs)."""
+    return not Runtime.exists() or Runtime.instance().is_active_session(holder.rsplit(" ", 1)[0])
 
 
 def use_upload(files) -> str:
     """Switch this session to uploaded files (Streamlit UploadedFile objects); returns a message if unusable.
 
-    core.data.uploads answers any bad name or content with a DataError; anything else it could still raise (the
-    server out of memory for a set within its limits) becomes a message too, never an error box.
+    The upload is held in the server's pool (core.data.uploads.UploadPool): once per distinct upload, within the
+    session's and the server's memory budgets, and let go a while after the last session holding it has gone.
+    core.data.uploads answers any bad name, content or size with a DataError; anything else it could still raise
+    (the server out of memory for a set within its limits) becomes a message too, never an error box.
     """
+    pool = server_pool()
     try:
-        data = load_upload([(file.name, file.getvalue()) for file in files])
+        key = pool.hold(_holder(), [(file.name, file.getvalue()) for file in files])
     except DataError as error:
         return str(error)
     except Exception as error:  # noqa: BLE001 - the page must go on with the digits it had
         return (f"The upload could not be read ({type(error).__name__}). "
                 "Upload one MNIST .npz file, or the four IDX files together.")
-    st.session_state[UPLOADED] = ("upload:" + "+".join(file.file_id for file in files), data)
+    pool.start_reaper(_holder_alive)
+    st.session_state[UPLOADED] = key
+    st.session_state.pop(UPLOAD_LET_GO, None)
     return ""
 
 
 def forget_upload() -> None:
+    server_pool().release(_holder())
     st.session_state.pop(UPLOADED, None)
 
 
@@ -122,22 +165,39 @@ def training_running() -> bool:
     return snapshot is not None and not snapshot.done
 
 
+def check_rules(config: TrainConfig) -> None:
+    """Raise ValueError naming the class rule ``config`` breaks (core.classroom.check_run); the teacher's runs keep
+    none. Checked before the estimate: a network the rules refuse is never built or timed."""
+    if not teacher_unlocked():
+        check_run(config)
+
+
 def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
     """Queue this session's run on the server's training scheduler (core/training/scheduler.py): a worker process,
     or the Ray cluster at RAY_ADDRESS, trains and saves it; the page polls it.
 
     add_class_digits : whether the class's drawings (core.classroom.class_set) join the training digits.
-    Raises ValueError when ``config`` breaks the teacher's class rules (core.classroom.check_run) or the
+    Raises ValueError when ``config`` breaks the teacher's class rules (core.classroom.check_run), is estimated
+    to take longer than a run may (core.classroom.check_duration; the message shows the estimate), is too large to
+    time here, when this student has a run queued or training already (in another tab: one at a time), or the
     server's MNIST_MAX_TRAINING setting is unusable; the message says which and what to do.
-    The teacher's own runs belong to nobody: clearing the class's models keeps them, and they stay off the
-    leaderboard.
+    The teacher's own runs belong to nobody and keep no limit: clearing the class's models keeps them, and they
+    stay off the leaderboard.
     """
+    check_rules(config)
+    upload = _upload()  # None: the worker loads the server's digits
     if not teacher_unlocked():
-        check_run(config)
-    upload = st.session_state[UPLOADED][1] if has_upload() else None  # None: the worker loads the server's digits
+        try:
+            estimate = caches.training_estimate(config, upload or caches.default_data()[1])
+        except RuntimeError:  # the timing process cannot answer: the run is not held up by it
+            estimate = None
+        if estimate is not None:
+            check_duration(estimate.seconds, estimate.text())
+    student = None if teacher_unlocked() else f"name {student_name()}" if student_name() else f"session {session_tag()}"
     st.session_state[JOB] = ScheduledJob(config, upload, store=ModelStore(), save_name=default_model_name(config),
                                          owner="" if teacher_unlocked() else student_name(),
-                                         class_digits=ClassDigits().folder if add_class_digits else None).start()
+                                         class_digits=ClassDigits().folder if add_class_digits else None,
+                                         student=student).start()
     st.session_state[CURVE] = None
     st.session_state.pop(SAVED, None)
     st.session_state.pop(SAVE_ERROR, None)

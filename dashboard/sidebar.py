@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.classroom.identity import is_teacher_key, teacher_key_set
+from core.classroom.identity import teacher_key_set
 from dashboard import caches, session
 from dashboard.plain_text import escape
 
@@ -87,11 +87,16 @@ def name_box() -> None:
 
 
 def _unlock() -> None:
-    if is_teacher_key(st.session_state.get(PASSPHRASE_INPUT, "")):
+    """Unlock with the passphrase typed, as the server's guard allows (core.classroom.identity.PassphraseGuard)."""
+    address = st.context.ip_address  # None on this machine (and not a string at all in Streamlit's AppTest)
+    unlocked, message = caches.passphrase_guard().check(str(st.session_state.get(PASSPHRASE_INPUT, "")),
+                                                        session.session_tag(),
+                                                        address if isinstance(address, str) else None)
+    if unlocked:
         session.set_teacher_unlocked(True)
         st.session_state.pop(PASSPHRASE_ERROR, None)
     else:
-        st.session_state[PASSPHRASE_ERROR] = "That is not the teacher's passphrase (MNIST_TEACHER_KEY); try again."
+        st.session_state[PASSPHRASE_ERROR] = message
     st.session_state[PASSPHRASE_INPUT] = ""
 
 

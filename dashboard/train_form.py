@@ -11,7 +11,17 @@ from __future__ import annotations
 import streamlit as st
 
 from core.classroom.class_set import ClassDigits, count_text
-from core.model.config import ACTIVATIONS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, format_units, parse_units, preset
+from core.model.config import (
+    ACTIVATIONS,
+    LIMITS,
+    MAX_UNITS_TEXT,
+    OPTIMIZERS,
+    SCHEDULES,
+    TrainConfig,
+    format_units,
+    parse_units,
+    preset,
+)
 from core.model.share_links import from_query, to_query
 from dashboard import session
 from dashboard.plain_text import escape
@@ -84,9 +94,9 @@ def form(disabled: bool = False) -> None:
     left, middle, right = st.columns(3)
     architecture = left.selectbox("Architecture", ["mlp", "cnn"], key=_key("architecture"), disabled=disabled,
                                   format_func={"mlp": "MLP (dense layers)", "cnn": "CNN (convolutions)"}.get, **KEEP)
-    left.text_input("Hidden layers (units each)", key=_key("hidden_units"), disabled=disabled,
+    left.text_input("Hidden layers (units each)", key=_key("hidden_units"), disabled=disabled, max_chars=MAX_UNITS_TEXT,
                     help="One number per dense layer, e.g. 64 (the lecture) or 256, 128.", **KEEP)
-    left.text_input("Convolution filters per block", key=_key("conv_filters"),
+    left.text_input("Convolution filters per block", key=_key("conv_filters"), max_chars=MAX_UNITS_TEXT,
                     disabled=disabled or architecture != "cnn", help="CNN only, e.g. 32, 64.", **KEEP)
     middle.selectbox("Activation", ACTIVATIONS, key=_key("activation"), disabled=disabled, **KEEP)
     middle.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), disabled=disabled, **KEEP)

@@ -17,6 +17,7 @@ from core.model.config import preset
 from core.model.store import ModelStore
 from core.training import scheduler
 from core.training.loop import train
+from dashboard.caches import passphrase_guard
 from helpers.digits import make_tiny_data, npz_bytes
 from helpers.fake_scheduler import FakeScheduler
 from helpers.paths import FULL_MNIST
@@ -111,7 +112,9 @@ def full_cnn_result(full_mnist_data):
 
 @pytest.fixture
 def teacher_key(monkeypatch) -> str:
-    """The teacher's passphrase of this test's class (MNIST_TEACHER_KEY)."""
+    """The teacher's passphrase of this test's class (MNIST_TEACHER_KEY), with no wrong guess remembered from an
+    earlier test (every AppTest session comes from the same address)."""
+    passphrase_guard.clear()
     monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "owl-42")
     return "owl-42"
 

@@ -51,6 +51,30 @@ def test_a_student_at_the_cap_is_told_and_nothing_is_saved(tiny_npz, saved_model
     assert "Ada already has 1 drawings in the class set" in at.warning[0].value
 
 
+def test_two_students_without_a_name_each_have_a_cap_of_their_own(tiny_npz, saved_model, monkeypatch):
+    """issue 22: after 200 unnamed drawings every unnamed student was refused."""
+    monkeypatch.setattr(handwriting, "MAX_PER_STUDENT", 1)
+    first = save_bar_as(draw_page(), 2)
+    first = save_bar_as(first, 3)
+    assert "You already have 1 drawings in the class set" in first.warning[0].value
+    save_bar_as(draw_page(), 3)  # another browser, nobody named either: saved
+    drawings = ClassDigits().load()
+    assert drawings.labels.tolist() == [2, 3] and len(set(drawings.sessions)) == 2
+
+
+def test_the_teacher_removes_one_students_drawings_on_the_models_page(tiny_npz, teacher_key):
+    images, labels = make_digits(4, seed=3)
+    for image, label, student in zip(images, labels, ("Mallory", "Ada", "Mallory", "Mallory")):
+        ClassDigits().add(image, int(label), student)
+    at = open_page("models")
+    at.sidebar.text_input(key="sidebar_teacher_passphrase").set_value(teacher_key).run()
+    next(widget for widget in at.sidebar.button if widget.label == "Unlock teacher mode").click().run()
+    at.selectbox(key="models_drawings_student").set_value("Mallory").run()
+    button(at, "Remove these drawings").click().run()
+    assert not at.exception and "Deleted Mallory's 3 drawings." in at.success[0].value
+    assert ClassDigits().load().students == ("Ada",)
+
+
 def add_drawings(count: int, mislabelled: int) -> None:
     """``count`` of the tiny set's kind of digit, the first ``mislabelled`` saved as another digit."""
     images, labels = make_digits(count, seed=7)

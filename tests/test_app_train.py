@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from core.model.config import preset
+from core.model.config import MAX_UNITS_TEXT, preset
 from core.model.store import ModelStore
 from core.training.progress import RunState
 from core.training.scheduler import STOPPED_IN_QUEUE
@@ -115,6 +115,34 @@ def test_a_form_value_that_cannot_train_says_which_field(tiny_npz):
     button(at, "Start").click().run()
     assert not at.exception
     assert "training_job" not in at.session_state
+
+
+@pytest.mark.parametrize("box", ["train_hidden_units", "train_conv_filters"])
+def test_a_list_of_layers_longer_than_any_network_is_refused_unread(tiny_npz, box):
+    # issue 22: "1", 50,000 spaces and "x" held the server 16-46 s; the box keeps 100 characters, and
+    # parse_units refuses longer ones from a client that ignores that (tests/test_share_links.py)
+    at = train_page({"arch": "cnn"})
+    at.text_input(key=box).set_value("1" + " " * 50_000 + "x").run()
+    assert len(at.text_input(key=box).value) <= MAX_UNITS_TEXT
+    assert not at.exception and all(len(error.value) < 300 for error in at.error)
+
+
+def test_a_run_estimated_longer_than_a_run_may_take_is_refused_showing_the_estimate(tiny_npz, fake_scheduler,
+                                                                                    monkeypatch):
+    """issue 22: ?preset=cnn&epochs=500&batch_size=1 ("about 20.6 h" on the full set) queued ahead of the class.
+    On the tiny digits it is minutes, so this server allows runs of one minute."""
+    monkeypatch.setenv("MNIST_MAX_RUN_MINUTES", "1")
+    at = train_page({"preset": "cnn", "epochs": "500", "batch_size": "1"})
+    warning = " ".join(texts(at.warning))
+    assert "Start will refuse it: this run would take about" in warning and "longer than the 1 min" in warning
+    button(at, "Start").click().run()
+    assert not at.exception and "training_job" not in at.session_state and not fake_scheduler.jobs
+    error = at.error[0].value
+    assert re.search(r"Training cannot start: this run would take about \d+(\.\d)? (s|min|h) here", error), error
+    assert "MNIST_MAX_RUN_MINUTES" in error and "fewer epochs" in error
+    at.number_input(key="train_epochs").set_value(1).run()
+    button(at, "Start").click().run()  # a short one starts
+    assert len(fake_scheduler.jobs) == 1
 
 
 def test_the_lectures_two_experiments(tiny_npz):

@@ -23,6 +23,34 @@ def test_the_passphrase_unlocks_only_when_it_matches(teacher_key):
     assert not classroom.is_teacher_key("")
 
 
+def test_each_wrong_guess_doubles_the_wait_per_session_and_per_address_and_a_right_one_clears_it(teacher_key):
+    now = [1000.0]
+    guard = classroom.PassphraseGuard(clock=lambda: now[0])
+    waits = []
+    for _ in range(9):
+        unlocked, message = guard.check("owl-41", "tab-1", "10.0.0.7")
+        assert not unlocked
+        waits.append(float(message.rsplit("try again in ", 1)[1].removesuffix(" s.")))
+        now[0] += waits[-1]  # the next guess as soon as it may be made
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]  # capped at MAX_GUESS_DELAY_SECONDS
+
+    now[0] -= 1  # 59 s after the last wrong guess
+    assert guard.check(teacher_key, "tab-1", "10.0.0.7") == (False, "Too many wrong passphrases from here: wait 1 s, "
+                                                                    "then try again.")  # even the right one, unread
+    assert not guard.check(teacher_key, "tab-2", "10.0.0.7")[0]  # a new tab at that address waits too
+    assert not guard.check(teacher_key, "tab-1", "10.0.0.8")[0]  # and that tab from another address
+    assert guard.check(teacher_key, "tab-3", "10.0.0.8") == (True, "")  # anyone else is not held up
+    now[0] += 1
+    assert guard.check(teacher_key, "tab-1", "10.0.0.7") == (True, "")
+    assert guard.check("owl-41", "tab-1", "10.0.0.7")[1].endswith("try again in 1 s.")  # cleared: from 1 s again
+
+
+def test_the_passphrase_is_compared_as_digests_of_any_length(teacher_key):
+    assert classroom.is_teacher_key(teacher_key)
+    for guess in ("owl-4", "owl-421", teacher_key * 1000, "\udcff", "o"):
+        assert not classroom.is_teacher_key(guess)
+
+
 def test_without_a_key_nothing_unlocks(monkeypatch):
     monkeypatch.delenv(classroom.TEACHER_KEY_VARIABLE, raising=False)
     assert not classroom.teacher_key_set()
@@ -56,7 +84,8 @@ def test_rules_refuse_a_network_outside_the_allowed_presets():
 
 
 @pytest.mark.parametrize("values, match", [({"allowed_presets": ("huge",)}, "unknown preset"),
-                                           ({"max_epochs": 0}, "max_epochs"), ({"max_epochs": 2.5}, "max_epochs")])
+                                           ({"max_epochs": 0}, "max_epochs"), ({"max_epochs": 2.5}, "max_epochs"),
+                                           ({"max_minutes": 0}, "max_minutes")])
 def test_bad_rules_are_refused(values, match):
     with pytest.raises(ValueError, match=match):
         ClassRules(**values)
@@ -88,6 +117,29 @@ def test_runs_are_checked_only_in_a_class(monkeypatch, private_models_dir):
     monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "owl-42")
     with pytest.raises(ValueError, match="class limit of 2"):
         classroom.check_run(long_run)
+
+
+def test_a_run_may_take_the_teachers_minutes_else_the_servers(monkeypatch, private_models_dir):
+    monkeypatch.delenv(classroom.MAX_RUN_MINUTES_VARIABLE, raising=False)
+    monkeypatch.delenv(classroom.TEACHER_KEY_VARIABLE, raising=False)
+    assert classroom.longest_run_minutes() == 30  # no teacher, no variable: the server's default
+    classroom.check_duration(30 * 60, "about 30 min here")
+    with pytest.raises(ValueError, match="would take about 31 min here, longer than the 30 min .*MNIST_MAX_RUN_MINUTES"):
+        classroom.check_duration(31 * 60, "about 31 min here")
+    monkeypatch.setenv(classroom.MAX_RUN_MINUTES_VARIABLE, "0")
+    assert classroom.longest_run_minutes() is None  # 0: no limit
+    classroom.check_duration(20 * 3600, "about 20.0 h here")
+    monkeypatch.setenv(classroom.MAX_RUN_MINUTES_VARIABLE, "ten")
+    with pytest.raises(ValueError, match="MNIST_MAX_RUN_MINUTES='ten' is not a whole number"):
+        classroom.longest_run_minutes()
+    monkeypatch.setenv(classroom.MAX_RUN_MINUTES_VARIABLE, "45")
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "owl-42")
+    classroom.save_rules(ClassRules(("lecture",), None, 5))
+    assert classroom.load_rules().max_minutes == 5 and classroom.longest_run_minutes() == 5  # the teacher's word
+    with pytest.raises(ValueError, match="longer than the 5 min a run may take here .the teacher's class rules"):
+        classroom.check_duration(6 * 60, "about 6 min here")
+    (private_models_dir / classroom.RULES_FILE).write_text(json.dumps({"allowed_presets": [], "max_epochs": None}))
+    assert classroom.load_rules() == ClassRules() and classroom.longest_run_minutes() == 45  # an older file
 
 
 def test_a_trained_model_is_saved_with_its_owner_and_its_drawn_accuracy(tiny_data):

@@ -44,6 +44,13 @@ def crafted(folder, result) -> dict[str, str]:
     write_meta(folder, "a-list", json.dumps([1, 2, 3]))
     write_meta(folder, "config-a-string", json.dumps({**meta, "config": "mlp"}))
     write_meta(folder, "version-zero", json.dumps({**meta, "version": 0}))
+    # issue 22: each of these broke the Models page's table or loss chart for everyone, or became the active model
+    write_meta(folder, "many-parameters", json.dumps({**meta, "parameters": 1e300}))
+    write_meta(folder, "text-losses", json.dumps({**meta, "batch_losses": ["low", "lower"]}))
+    write_meta(folder, "ragged-losses", json.dumps({**meta, "batch_losses": [[2.3, 1.1], 0.5]}))
+    write_meta(folder, "odd-epochs", json.dumps({**meta, "epoch_history": [{"epoch": "one"}]}))
+    write_meta(folder, "no-date", json.dumps({**meta, "created": "yesterday"}))
+    write_meta(folder, "owner-a-list", json.dumps({**meta, "owner": ["Ada", "Alan"]}))
     # 64 MB of spaces that deflate to 64 kB: refused before it is inflated.
     write_meta(folder, "bomb", json.dumps(meta) + " " * (64 * 2**20), compress=zipfile.ZIP_DEFLATED)
     return {
@@ -51,6 +58,10 @@ def crafted(folder, result) -> dict[str, str]:
         "nan-accuracy.keras": "not a finite number", "accuracy-above-one.keras": "between 0 and 1",
         "string-seconds.keras": "not a finite number", "a-list.keras": "not an object",
         "config-a-string.keras": "damaged", "version-zero.keras": "older than any", "bomb.keras": "would inflate",
+        "many-parameters.keras": "not a whole number from 0 to 10,000,000,000",
+        "text-losses.keras": "'low' is not a finite number", "ragged-losses.keras": "[2.3, 1.1] is not a finite number",
+        "odd-epochs.keras": "not a record of", "no-date.keras": "Invalid isoformat string",
+        "owner-a-list.keras": "owner is a list, not a str",
     }
 
 
@@ -94,6 +105,18 @@ def test_every_page_still_works_beside_crafted_files(tiny_npz, saved_model, priv
         at.switch_page(f"views/{page}.py").run()
     assert not at.exception
     assert f"**Active model:** {saved_model}" in " ".join(element.value for element in at.sidebar.markdown)
+
+
+def test_a_crafted_model_is_never_made_active_nor_plotted(tiny_npz, saved_model, private_models_dir, tiny_result):
+    crafted(private_models_dir, tiny_result)  # each newer than the good model: the newest becomes active unchecked
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60).run()
+    at.session_state["active_model"] = "many-parameters"  # as if chosen before the file was crafted
+    at.switch_page("views/models.py").run()
+    assert not at.exception
+    assert at.session_state["active_model"] == saved_model
+    assert at.multiselect(key="models_compare").options == [saved_model]
+    skipped = " ".join(warning.value for warning in at.warning)
+    assert "many-parameters.keras is skipped" in skipped and "ragged-losses.keras is skipped" in skipped
 
 
 def test_a_dead_saves_temporary_file_is_removed_and_a_live_ones_kept(private_models_dir, tiny_result):

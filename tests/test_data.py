@@ -280,6 +280,19 @@ def test_a_device_is_refused_before_it_is_read():
     expect_data_error(Path("/dev/null"), "not a plain file")
 
 
+@pytest.mark.parametrize("path", ["/proc/self/status", "/proc/kmsg", "/sys/kernel/mm", "/proc/self/fd/../status"])
+def test_the_kernels_special_files_are_refused_like_devices_before_they_are_opened(path):
+    """issue 22: --data /proc/kmsg (as root) hung: the kernel's files say they are plain files of 0 bytes, and
+    reading /proc/kmsg waits for the next kernel message."""
+    expect_data_error(Path(path), "not a plain file but one of the system's special files")
+
+
+def test_an_empty_file_is_refused_before_it_is_opened(tmp_path):
+    empty = tmp_path / "digits.npz"
+    empty.touch()
+    expect_data_error(empty, "the file is empty (0 bytes)")
+
+
 def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
     pipe = tmp_path / "digits.npz"
     os.mkfifo(pipe)
@@ -564,6 +577,19 @@ def test_normalize_matches_the_lecture_print():
     assert normalized.dtype == np.float32
     assert as_printed(normalized[12:24]) == LECTURE_ROW_5_NORMALIZED
     assert normalized.min() == 0.0 and normalized.max() == 1.0
+
+
+@pytest.mark.parametrize("rows, row", [
+    (lambda labels: -np.eye(10)[labels], 0),  # issue 22: accepted, every digit read as the argmax of -1s and 0s
+    (lambda labels: np.eye(10)[labels] * 2, 0),
+    (lambda labels: np.eye(10)[labels] + np.eye(10)[(labels + 1) % 10] * (np.arange(len(labels)) == 3)[:, None], 3),
+    (lambda labels: np.eye(10)[labels] * (np.arange(len(labels)) != 5)[:, None], 5),  # an all-zero row
+    (lambda labels: np.eye(10)[labels] * 0.9 + 0.01, 0),  # smoothed labels are probabilities, not one-hot
+])
+def test_one_hot_labels_need_exactly_one_1_and_nine_0s_per_row(tmp_path, rows, row):
+    tiny = make_tiny_data()
+    path = save_npz(tmp_path / "d.npz", y_train=rows(tiny.y_train.astype(int)))
+    expect_data_error(path, "train labels: one-hot rows must each hold exactly one 1 and nine 0s", f"row {row} ")
 
 
 def test_one_hot_matches_the_lecture_print():

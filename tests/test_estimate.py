@@ -4,13 +4,16 @@ figure, so bench/train_speed.py (lecture) and bench/cnn_speed.py (cnn, quick-cnn
 from __future__ import annotations
 
 import os
+import signal
 import threading
+import time
 
 import pytest
 
-from core.model.config import preset
+from core.model.config import PRESETS, preset
 from core.training.estimate import calibrate, estimate_seconds, format_estimate, speed_key
 from core.training.loop import step_counts
+from helpers.apptest import DEADLINE_SECONDS
 
 
 def test_one_calibration_per_network_shape():
@@ -68,13 +71,72 @@ def test_the_servers_calibrations_run_in_a_niced_child_once_per_shape_and_surviv
     child = psutil.Process(calibrator.pid())
     assert child.pid != os.getpid() and child.nice() == min(19, psutil.Process().nice() + CHILD_NICENESS)
     assert calibrator.calibrate(config.replace(epochs=9, seed=4)) is first  # same shape: kept, not asked again
-    with calibrator._lock:  # as while another shape is being timed: a kept one still answers
-        answers = []
-        asking = threading.Thread(target=lambda: answers.append(calibrator.calibrate(config.replace(epochs=2))))
-        asking.start()
-        asking.join(60)  # a safety net: without the kept answer this waits for the lock
-    assert answers == [first]
+    assert calibrator.known(config) and not calibrator.known(config.replace(batch_size=64))
     child.kill()
     child.wait(30)
     again = calibrator.calibrate(config.replace(batch_size=64))  # a new shape: a new child answers
     assert calibrator.pid() != child.pid and again.step_seconds > 0
+
+
+def test_one_students_shape_never_holds_up_anothers_estimate_and_a_shape_over_the_time_limit_is_refused():
+    """issue 22: a student's ?hidden=2048,2048&batch_size=4096 kept another's estimate waiting 12 s. Here the
+    child is frozen (SIGSTOP) while it times one shape, as a shape slower than any machine would hold it."""
+    from core.training.estimate import CalibrationRefused, ChildCalibrator
+
+    calibrator = ChildCalibrator(seconds_per_shape=5)
+    calibrator.calibrate(preset("lecture"))  # the child is up and warm
+    slow = preset("lecture").replace(hidden_units=(128,))
+    refusals = []
+
+    def time_slow_shape():
+        try:
+            calibrator.calibrate(slow)
+        except CalibrationRefused as error:
+            refusals.append(str(error))
+
+    timing = threading.Thread(target=time_slow_shape)
+    timing.start()
+    _wait_until(lambda: calibrator.timing == slow, "the slow shape to be timed")
+    os.kill(calibrator.pid(), signal.SIGSTOP)
+
+    other = preset("lecture").replace(batch_size=64)
+    estimate = calibrator.estimate(other, 60_000, 10_000, wait=1.0)  # returns after a second at most: by design
+    assert estimate.rough and estimate.seconds > 0 and "a first guess" in estimate.text()
+    assert timing.is_alive()  # the slow shape was still being timed: the estimate did not wait for it
+
+    timing.join(DEADLINE_SECONDS)
+    assert refusals and "took more than 5 s to time a few of its steps" in refusals[0]
+    assert "MNIST_CALIBRATION_SECONDS" in refusals[0]
+    with pytest.raises(CalibrationRefused, match="took more than 5 s"):  # kept: never timed again
+        calibrator.calibrate(slow, wait=0)
+    timed = calibrator.estimate(other, 60_000, 10_000, wait=None)  # a fresh child times it
+    assert not timed.rough and timed.seconds > 0
+
+
+def test_a_network_too_large_for_the_memory_cap_is_refused_before_anything_is_built():
+    """issue 22: a Train link with four blocks of 4096 filters and batches of 4096 took the timing process to
+    2.5 GB and out of memory."""
+    from core.training.estimate import CalibrationRefused, ChildCalibrator, training_memory_bytes
+
+    huge = preset("cnn").replace(conv_filters=(4096,) * 4, hidden_units=(4096,), batch_size=4096)
+    assert training_memory_bytes(huge) > 2048 * 2**20
+    calibrator = ChildCalibrator(memory_mb=2048)
+    with pytest.raises(CalibrationRefused, match=r"needs about [\d,]+ MB to train, more than the 2,048 MB"):
+        calibrator.calibrate(huge)
+    assert calibrator.pid() is None  # no process was started, nothing was built
+    assert training_memory_bytes(preset("cnn")) < 100 * 2**20  # every preset fits easily
+
+
+def test_the_networks_size_is_counted_without_building_it():
+    from core.model.network import build_model, network_size
+
+    for config in (*map(preset, PRESETS), preset("cnn").replace(conv_filters=(3, 5, 7, 9), hidden_units=(11, 13))):
+        assert network_size(config).parameters == build_model(config).count_params()
+
+
+def _wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited for {what} in vain")
+        time.sleep(0.01)

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from core.drawing import preprocess
 from core.drawing.preprocess import CANVAS_SIZE, canvas_to_mnist, ink_map, naive_resize, stroke_fraction, stroke_width
-from core.drawing.strokes import rasterize_strokes
+from core.drawing.strokes import MAX_POINTS, rasterize_strokes
 from helpers.digits import aligned_correlation, centre_of_mass
 
 # A "7" with a bar, as a polyline in a unit square (x, y).
@@ -219,6 +219,33 @@ def test_a_malformed_stroke_is_a_value_error_naming_it(stroke, message):
     good = {"width": 18, "points": [10, 10, 20, 20]}
     with pytest.raises(ValueError, match=f"stroke 1.*{re.escape(message)}"):
         rasterize_strokes([good, stroke])
+
+
+@pytest.mark.parametrize("strokes, message", [
+    ([{"width": 1e7, "points": [0, 0, 280, 280]}], "at most the canvas's 280"),  # issue 22: 113 s before
+    ([{"width": 281, "points": [0, 0]}], "at most the canvas's 280"),
+    ([{"width": 18, "points": [0, 0] * (MAX_POINTS + 1)}], f"more than {MAX_POINTS:,} points"),
+    ([{"width": 18, "points": [0, 0] * 3000}] * 2, f"more than {MAX_POINTS:,} points"),
+    ([{"width": 18, "points": [0, 0]}] * (MAX_POINTS + 1), f"more than {MAX_POINTS:,} points"),
+    ([{"width": 18, "points": [0, 0, 1e9, 1e9]}], "within 2,800 pixels of the 280-pixel canvas"),
+    ([{"width": 18, "points": [0, -3000]}], "within 2,800 pixels"),
+])
+def test_a_stroke_wider_than_the_canvas_or_too_long_or_too_far_is_refused_before_drawing(strokes, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rasterize_strokes(strokes)
+
+
+def test_a_refused_strokes_message_stays_short_however_much_was_sent():
+    with pytest.raises(ValueError) as refused:
+        rasterize_strokes([{"width": 18, "points": [0.5] * 10_000_000 + ["x"]}])
+    assert len(str(refused.value)) < 300
+
+
+def test_strokes_at_the_bounds_are_drawn():
+    widest = rasterize_strokes([{"width": 280, "points": [140, 140]}])
+    assert widest[140].all() and widest[:, 140].all()  # a dot as wide as the canvas spans it
+    far = rasterize_strokes([{"width": 10, "points": [-2800, 140, 3080, 140] * (MAX_POINTS // 2)}])
+    assert far[140].all()
 
 
 def test_the_canvas_size_must_be_positive():

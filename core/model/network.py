@@ -2,8 +2,44 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from core.data.mnist import IMAGE_SIDE, NUM_CLASSES
 from core.model.config import TrainConfig
+
+
+class NetworkSize(NamedTuple):
+    """What a config's network costs, counted from its shape without building it (no TensorFlow)."""
+
+    parameters: int  # weights and biases, batch norm's four per unit included: build_model(config).count_params()
+    activations: int  # numbers one digit's forward pass produces, every layer's output counted
+    flops: int  # multiply-adds x 2 of one digit's forward pass; a training step costs about 3x this per digit
+
+
+def network_size(config: TrainConfig) -> NetworkSize:
+    """The NetworkSize of the network ``build_model(config)`` builds: what the estimate checks a network against
+    before any of it is built (core.training.estimate), since building and timing a huge one is itself the harm."""
+    parameters = activations = flops = 0
+    width = 28 * 28  # numbers per digit flowing into the next layer
+    if config.architecture == "cnn":
+        side, channels = 28, 1
+        for filters in config.conv_filters:
+            parameters += 9 * channels * filters + filters
+            flops += 2 * 9 * channels * filters * side * side
+            activations += 2 * side * side * filters  # the convolution and its activation
+            side //= 2  # the max-pool
+            activations += side * side * filters
+            channels = filters
+        width = side * side * channels
+    for units in config.hidden_units:
+        parameters += width * units + units + (4 * units if config.batch_norm else 0)
+        flops += 2 * width * units
+        activations += units * (2 + bool(config.batch_norm) + bool(config.dropout))
+        width = units
+    parameters += width * 10 + 10
+    flops += 2 * width * 10
+    activations += 10
+    return NetworkSize(parameters, activations, flops)
 
 
 def build_model(config: TrainConfig):

@@ -8,9 +8,10 @@ field, and the preset's value is used instead.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Mapping
 
-from core.model.config import LIMITS, PRESETS, TrainConfig, format_units, parse_units, preset
+from core.model.config import LIMITS, MAX_UNITS_TEXT, PRESETS, TrainConfig, format_units, parse_units, preset
 
 PRESET_PARAMETER = "preset"
 # URL name -> TrainConfig field; short names keep shared links readable.
@@ -31,6 +32,11 @@ QUERY_FIELDS = {
     "seed": "seed",
 }
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+# The longest value a link may give a field (the longest real one is a list of layer sizes, MAX_UNITS_TEXT): a
+# longer one is refused unread. A link comes from anyone, and 50,000 characters of it held the server (issue 22).
+MAX_VALUE_CHARACTERS = MAX_UNITS_TEXT
+_shown = reprlib.Repr()  # a value as a warning quotes it: never more than 40 characters of it
+_shown.maxstring = 40
 
 
 def to_query(preset_name: str, config: TrainConfig) -> dict[str, str]:
@@ -53,7 +59,7 @@ def from_query(params: Mapping[str, str]) -> tuple[str, TrainConfig, list[str]]:
     warnings = []
     name = str(params.get(PRESET_PARAMETER, "lecture"))
     if name not in PRESETS:
-        warnings.append(f"preset={name!r} in the link is not one of {', '.join(PRESETS)}; using lecture.")
+        warnings.append(f"preset={_shown.repr(name)} in the link is not one of {', '.join(PRESETS)}; using lecture.")
         name = "lecture"
     config = preset(name)
     for url_name, field in QUERY_FIELDS.items():
@@ -61,10 +67,12 @@ def from_query(params: Mapping[str, str]) -> tuple[str, TrainConfig, list[str]]:
             continue
         raw = str(params[url_name])
         try:
+            if len(raw) > MAX_VALUE_CHARACTERS:
+                raise ValueError(f"{len(raw):,} characters, more than the {MAX_VALUE_CHARACTERS} any setting needs")
             config = config.replace(**{field: _parse(field, raw)})
         except ValueError as error:
             fallback = _format(getattr(config, field))
-            warnings.append(f"{url_name}={raw!r} in the link: {error}. Using the preset's {fallback!r}.")
+            warnings.append(f"{url_name}={_shown.repr(raw)} in the link: {error}. Using the preset's {fallback!r}.")
     return name, config, warnings
 
 

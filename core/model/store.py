@@ -10,19 +10,21 @@ middle of a save leaves the earlier version intact.
 
 from __future__ import annotations
 
-import contextlib
+import ctypes
 import errno
+import functools
 import json
 import math
 import os
 import re
+import reprlib
 import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from core.model.config import TrainConfig
 
@@ -31,9 +33,9 @@ META_ENTRY = "mnist_run.json"
 # The layout of mnist_run.json. Files from before the field existed read as version 1: the same layout.
 # A newer version is refused with a message rather than misread.
 META_VERSION = 1
-# save_under_free_name: each refusal means another session just saved under that name. Runs finish at a
-# person's pace, so a second collision is rare and a third means something else is wrong.
-FREE_NAME_TRIES = 3
+# save_new: each refusal means another session just took that name. A try takes microseconds once the model is
+# written, so even many servers finishing at once leave a free name within a few tries.
+FREE_NAME_TRIES = 100
 SUFFIX = ".keras"
 # save() stores the run's story uncompressed (a lecture run's is 85 kB, 9,375 batch losses), so reading it
 # costs no more memory than its bytes on disk. A compressed entry that inflates beyond this is a crafted file
@@ -42,6 +44,13 @@ MAX_META_BYTES = 32 * 2**20
 # A save's temporary file (.NAME-*.keras) untouched this long belongs to a save that died (killed mid-write):
 # ModelStore.list removes it. A live save keeps writing its file and finishes within seconds.
 STALE_SAVE_SECONDS = 600
+# What a saved model's story may hold, checked where it is read (_info): a crafted mnist_run.json with 1e300
+# parameters or a ragged loss list broke the Models page for everyone and could become a session's active model
+# (issue 22). The largest network TrainConfig allows (8 layers of 4096 after 4 blocks of 4096 filters) has under
+# 1e9 parameters; a description and an owner are a line of text.
+MAX_PARAMETERS = 10**10
+MAX_DESCRIPTION = 1000
+MAX_OWNER = 64
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 
 
@@ -99,7 +108,90 @@ class ModelStore:
         target = self.path_of(name)
         if target.exists() and not overwrite:
             raise StoreError(f"a model named {name!r} already exists; choose another name")
+        temporary = self._temporary(target.stem)
+        try:
+            self._write(temporary, result, owner, drawn_accuracy)
+            _move_into_place(temporary, target, overwrite)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        return self._info(target)
+
+    def save_new(self, base: str, result, owner: str = "", drawn_accuracy: float | None = None) -> ModelInfo:
+        """Save a TrainingResult under ``base``, or ``base-2``, ``base-3``..., whichever is free: what a finished
+        run does. Written once, then named (see ``_name_new``); ``owner`` and ``drawn_accuracy`` as in ``save``.
+        Raises StoreError saying what truly went wrong."""
+        return self._name_new(base, lambda temporary: self._write(temporary, result, owner, drawn_accuracy))
+
+    def add_new_file(self, base: str, content: bytes) -> ModelInfo:
+        """Put a model file saved by another store (a Ray worker's, on another machine) here under ``base`` or the
+        next free name, as ``save_new`` does. Raises StoreError for a file this tool did not save, leaving nothing
+        behind."""
+
+        def write(temporary: str) -> None:
+            Path(temporary).write_bytes(content)
+            self._info(Path(temporary))  # refuse a foreign or damaged file before it is listed
+
+        return self._name_new(base, write)
+
+    def add_file(self, name: str, content: bytes) -> ModelInfo:
+        """Put a model file saved by another store here as ``name``, which must be free (as ``save(...,
+        overwrite=False)``); atomic. Raises StoreError for a file this tool did not save, leaving nothing behind."""
+        target = self.path_of(name)
+        if target.exists():
+            raise StoreError(f"a model named {name!r} already exists; choose another name")
+        temporary = self._temporary(target.stem)
+        try:
+            Path(temporary).write_bytes(content)
+            self._info(Path(temporary))
+            _move_into_place(temporary, target, overwrite=False)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        return self._info(target)
+
+    def _name_new(self, base: str, write: Callable[[str], None]) -> ModelInfo:
+        """``write`` the model into a temporary file once, then give it the first free name of ``base``, ``base-2``
+        ... in one step (never over another file). Another session or server may take that name between the look
+        and the step; then the next free name is tried, FREE_NAME_TRIES times, each try taking microseconds. (A
+        save that wrote its model again for each name lost 41 of 450 models with 3 writers, each told to check that
+        the folder was writable: issue 22.)"""
+        base = check_name(base)
+        try:
+            temporary = self._temporary(base)
+        except OSError as error:
+            raise self._unsaved(error) from None
+        try:
+            try:
+                write(temporary)
+            except OSError as error:
+                raise self._unsaved(error) from None
+            tried = []
+            for _ in range(FREE_NAME_TRIES):
+                tried.append(self.unique_name(base))
+                target = self.path_of(tried[-1])
+                try:
+                    _move_into_place(temporary, target, overwrite=False)
+                except StoreError:  # taken a moment ago by another save
+                    continue
+                except OSError as error:
+                    raise self._unsaved(error) from None
+                return self._info(target)
+            raise StoreError(f"The model could not be saved: each of the {len(tried)} free names tried, up to "
+                             f"{tried[-1]!r}, was taken by another save at the same moment; start the run again")
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
+    def _temporary(self, stem: str) -> str:
+        """A new empty hidden file in the folder (made if need be), for a save in progress; OSError if it cannot."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{stem}-", suffix=SUFFIX, dir=self.folder)
+        os.close(handle)
+        return temporary
+
+    def _write(self, temporary: str, result, owner: str, drawn_accuracy: float | None) -> None:
+        """The model of a TrainingResult and its story (META_ENTRY), into the file ``temporary``."""
         meta = {
             "version": META_VERSION,
             "config": result.config.to_dict(),
@@ -115,29 +207,23 @@ class ModelStore:
             "owner": owner,
             "drawn_accuracy": drawn_accuracy,
         }
-        with _temporary_beside(target) as temporary:
-            result.model.save(temporary)
-            with zipfile.ZipFile(temporary, "a") as archive:
-                archive.writestr(META_ENTRY, json.dumps(meta), compress_type=zipfile.ZIP_STORED)  # see MAX_META_BYTES
-            _move_into_place(temporary, target, overwrite)
-        return self._info(target)
+        result.model.save(temporary)
+        with zipfile.ZipFile(temporary, "a") as archive:
+            archive.writestr(META_ENTRY, json.dumps(meta), compress_type=zipfile.ZIP_STORED)  # see MAX_META_BYTES
 
-    def add_file(self, name: str, content: bytes) -> ModelInfo:
-        """Put a model file saved by another store (a Ray worker's, on another machine) here as ``name``.
-
-        content : the bytes of a ``.keras`` file written by ``save``. The name must be free, as with
-        ``save(..., overwrite=False)``; the write is atomic in the same way. Raises StoreError for a file
-        this tool did not save, leaving nothing behind.
-        """
-        target = self.path_of(name)
-        if target.exists():
-            raise StoreError(f"a model named {name!r} already exists; choose another name")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with _temporary_beside(target) as temporary:
-            Path(temporary).write_bytes(content)
-            self._info(Path(temporary))  # refuse a foreign or damaged file before it is listed
-            _move_into_place(temporary, target, overwrite=False)
-        return self._info(target)
+    def _unsaved(self, error: OSError) -> StoreError:
+        """Why a save failed, in words that name the true cause and what to do."""
+        cause = error.strerror or str(error)
+        hint = {
+            errno.EACCES: "check that the folder is writable by the server",
+            errno.EPERM: "check that the folder is writable by the server",
+            errno.EROFS: "the folder is on a read-only disk: point MNIST_MODELS_DIR elsewhere",
+            errno.ENOSPC: "the disk is full: free some space, or delete old models",
+            errno.EDQUOT: "the disk quota is used up: free some space, or delete old models",
+            errno.EEXIST: "a file stands where the models folder should be",
+            errno.ENOTDIR: "a file stands where the models folder should be",
+        }.get(error.errno, "see the server's log")
+        return StoreError(f"The model could not be saved in {self.folder}: {cause}; {hint}")
 
     def list(self) -> Listing:
         """Every readable model, newest first; unreadable files are reported, not raised."""
@@ -184,8 +270,12 @@ class ModelStore:
         self.check_owner(name, by, unowned_shared, "rename")
         if target.exists():
             raise StoreError(f"a model named {new_name!r} already exists; choose another name")
-        _move_into_place(str(source), target, overwrite=False)  # refuses a name another session took meanwhile
-        source.unlink(missing_ok=True)  # the old name (already gone where the folder has no hard links)
+        try:
+            _rename_without_replacing(source, target)
+        except FileExistsError:
+            raise StoreError(f"a model named {new_name!r} already exists; choose another name") from None
+        except FileNotFoundError:
+            raise StoreError(f"no saved model named {name!r}: it was just renamed or deleted elsewhere") from None
         return self._info(target)
 
     def delete(self, name: str, by: str | None = None, unowned_shared: bool = True) -> None:
@@ -212,20 +302,6 @@ class ModelStore:
         if owner:
             raise StoreError(f"{name!r} belongs to {owner}: only {owner} or the teacher can {action} it")
         raise StoreError(f"{name!r} has no owner: in this class only the teacher can {action} it")
-
-    def save_under_free_name(self, base: str, save: Callable[[str], ModelInfo]) -> ModelInfo:
-        """``save(name)`` under ``unique_name(base)``: what a finished run does. Another session or server
-        may take that name between the two calls (the save then refuses it), so a few names are tried.
-
-        Raises StoreError saying the model could not be saved, with the last problem and the folder.
-        """
-        problem = None
-        for _ in range(FREE_NAME_TRIES):
-            try:
-                return save(self.unique_name(base))
-            except (StoreError, OSError) as error:
-                problem = error
-        raise StoreError(f"The model could not be saved: {problem}. Check that {self.folder} is writable")
 
     def unique_name(self, base: str) -> str:
         """``base``, or ``base-2``, ``base-3``... whichever is not taken yet."""
@@ -255,13 +331,17 @@ class ModelStore:
             if version < 1:
                 raise StoreError(f"{path.name} has format {version!r}, older than any this tool wrote; "
                                  "train the model again")
+            config = TrainConfig.from_saved(_typed(meta["config"], dict, "config"))
             return ModelInfo(
-                name=path.stem, path=path, config=TrainConfig.from_saved(meta["config"]),
+                name=path.stem, path=path, config=config,
                 train_accuracy=_fraction(meta["train_accuracy"]), test_accuracy=_fraction(meta["test_accuracy"]),
-                training_seconds=_finite(meta["training_seconds"]), created=str(meta["created"]),
-                batch_losses=list(meta.get("batch_losses", [])), epoch_history=list(meta.get("epoch_history", [])),
-                data_description=str(meta.get("data_description", "")), stopped=bool(meta.get("stopped", False)),
-                parameters=int(_finite(meta.get("parameters", 0))), owner=str(meta.get("owner", "")),
+                training_seconds=_at_least_zero(meta["training_seconds"]), created=_timestamp(meta["created"]),
+                batch_losses=_losses(meta.get("batch_losses", [])),
+                epoch_history=_epoch_history(meta.get("epoch_history", [])),
+                data_description=_text(meta.get("data_description", ""), "data_description", MAX_DESCRIPTION),
+                stopped=_typed(meta.get("stopped", False), bool, "stopped"),
+                parameters=_parameters(meta.get("parameters", 0)),
+                owner=_text(meta.get("owner", ""), "owner", MAX_OWNER),
                 drawn_accuracy=None if meta.get("drawn_accuracy") is None else _fraction(meta["drawn_accuracy"]),
             )
         except StoreError:
@@ -293,7 +373,7 @@ class ModelStore:
 def _finite(value) -> float:
     """A metadata number; ValueError for anything else (a string, inf, nan, 1e400)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{value!r:.40} is not a finite number")
+        raise ValueError(f"{reprlib.repr(value)} is not a finite number")
     return float(value)
 
 
@@ -305,17 +385,65 @@ def _fraction(value) -> float:
     return number
 
 
-@contextlib.contextmanager
-def _temporary_beside(target: Path) -> Iterator[str]:
-    """The path of a new empty file in ``target``'s folder, hidden (a leading dot) and removed afterwards unless it
-    was moved into place meanwhile: a save is whole or absent."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=SUFFIX, dir=target.parent)
-    os.close(handle)
-    try:
-        yield temporary
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+def _at_least_zero(value) -> float:
+    number = _finite(value)
+    if number < 0:
+        raise ValueError(f"{number!r} is not a time of at least 0 seconds")
+    return number
+
+
+def _parameters(value) -> int:
+    """A parameter count: a whole number from 0 to MAX_PARAMETERS (1e300 broke the Models page's table)."""
+    number = _finite(value)
+    if number != int(number) or not 0 <= number <= MAX_PARAMETERS:
+        raise ValueError(f"parameters is {number!r}, not a whole number from 0 to {MAX_PARAMETERS:,}")
+    return int(number)
+
+
+def _typed(value, kind: type, what: str):
+    if not isinstance(value, kind):
+        raise ValueError(f"{what} is a {type(value).__name__}, not a {kind.__name__}")
+    return value
+
+
+def _text(value, what: str, longest: int) -> str:
+    text = _typed(value, str, what)
+    if len(text) > longest:
+        raise ValueError(f"{what} has {len(text):,} characters, more than {longest:,}")
+    return text
+
+
+def _timestamp(value) -> str:
+    """An ISO 8601 date and time, as save() writes it."""
+    text = _text(value, "created", 64)
+    datetime.fromisoformat(text)  # ValueError for anything else
+    return text
+
+
+def _losses(value) -> list[float]:
+    """Batch losses: a flat list of finite numbers (the Models page draws them)."""
+    return [_finite(loss) for loss in _typed(value, list, "batch_losses")]
+
+
+_EPOCH_FIELDS = {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
+
+
+def _epoch_history(value) -> list[dict]:
+    """Epoch records as save() writes them (core.training.progress.EpochRecord's fields), each checked."""
+    records = []
+    for record in _typed(value, list, "epoch_history"):
+        if not isinstance(record, dict) or set(record) != _EPOCH_FIELDS:
+            raise ValueError(f"epoch_history holds {reprlib.repr(record)}, not a record of {sorted(_EPOCH_FIELDS)}")
+        epoch = _finite(record["epoch"])
+        if epoch != int(epoch) or epoch < 1:
+            raise ValueError(f"epoch_history has epoch {epoch!r}, not a whole number of at least 1")
+        records.append({
+            "epoch": int(epoch), "train_loss": _finite(record["train_loss"]),
+            "train_accuracy": _fraction(record["train_accuracy"]),
+            "val_loss": None if record["val_loss"] is None else _finite(record["val_loss"]),
+            "val_accuracy": None if record["val_accuracy"] is None else _fraction(record["val_accuracy"]),
+        })
+    return records
 
 
 def _move_into_place(temporary: str, target: Path, overwrite: bool) -> None:
@@ -340,6 +468,43 @@ def _move_into_place(temporary: str, target: Path, overwrite: bool) -> None:
         if target.exists():
             raise StoreError(f"a model named {target.stem!r} already exists; choose another name") from None
         os.replace(temporary, target)
+
+
+_AT_FDCWD, _RENAME_NOREPLACE = -100, 1  # <fcntl.h>, <linux/fs.h>
+
+
+def _rename_without_replacing(source: Path, target: Path) -> None:
+    """Give ``source`` the name ``target`` in one step of the filesystem, never over an existing ``target``.
+
+    Raises FileExistsError when ``target`` exists, FileNotFoundError when ``source`` is gone (renamed or deleted
+    by another process first). Linux's renameat2(RENAME_NOREPLACE) does it in one step. A link to the new name and
+    then the old one's removal took two: two servers renaming one model at the same moment each made their link,
+    and 10 of 20 rounds ended with two copies (issue 22). That remains the way where renameat2 is missing (not
+    Linux, or a filesystem without it), made safe by the old name's removal: whoever removes it first keeps its
+    new name, the other takes its link back.
+    """
+    renameat2 = getattr(_libc(), "renameat2", None)
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+            return
+        error = ctypes.get_errno()
+        if error not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # anything else: this filesystem answered
+            raise OSError(error, os.strerror(error), str(source))
+    os.link(source, target)
+    try:
+        os.unlink(source)
+    except FileNotFoundError:
+        os.unlink(target)
+        raise
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """The C library, or None where it cannot be loaded."""
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
 
 def check_name(name: str) -> str:

@@ -15,6 +15,8 @@ CNN) plus 0.5 s of steps; ``calibrate`` runs it on the caller's thread (the CLI,
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +25,8 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from core.evaluation.metrics import evaluate_accuracy, train_accuracy_sample
-from core.model.config import TrainConfig
+from core.model.config import TrainConfig, describe_network
+from core.model.network import network_size
 from core.training.child_process import Child, end_with_parent, start_child
 from core.training.loop import compile_training, step_counts
 
@@ -59,6 +62,7 @@ def speed_key(config: TrainConfig) -> tuple:
 
 _calibrations: dict[tuple, Calibration] = {}
 _lock = threading.Lock()  # one calibration at a time: two at once would slow each other down
+_warmed = False  # whether _warm_up ran in this process
 
 
 def calibrate(config: TrainConfig) -> Calibration:
@@ -66,8 +70,7 @@ def calibrate(config: TrainConfig) -> Calibration:
     config.validate()
     key = speed_key(config)
     with _lock:
-        if not _calibrations:
-            _warm_up()
+        _warm_up()
         if key not in _calibrations:
             _calibrations[key] = _measure(config)
         return _calibrations[key]
@@ -91,58 +94,268 @@ def estimate_seconds(config: TrainConfig, train_digits: int, test_digits: int,
             + calibration.predict_compile_seconds + predicted * calibration.predict_seconds_per_digit)
 
 
+class CalibrationRefused(ValueError):
+    """A network too large or too slow to time on this server; the message says which and what to do instead."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How long a run will take here, and whether that is only a first guess.
+
+    rough : True when the run's network has not been timed yet (another student's is being timed, or the
+        timing process is starting): the figure is then scaled from the network's size and the shapes timed
+        so far (rough_calibration), and a later look gives the timed one.
+    """
+
+    seconds: float
+    rough: bool = False
+
+    def text(self) -> str:
+        """'about 40 s here', or 'about 40 s here (a first guess...)' for a rough one."""
+        guess = " (a first guess from the network's size; its own timing follows)" if self.rough else ""
+        return format_estimate(self.seconds) + guess
+
+
+# The server's calibrations are bounded, since a page asks for any network a link describes (issue 22: a huge
+# one took the timing process to 2.5 GB and out of memory, and a slow one made another student wait 12 s):
+CALIBRATION_SECONDS_VARIABLE = "MNIST_CALIBRATION_SECONDS"
+# Timing one network (compile, 0.5 s of steps, two predictions) takes 1-3 s for every preset here (AMD EPYC and
+# Intel Xeon, 2 cores); a network whose timing takes 30 s has steps of seconds and would train for hours.
+CALIBRATION_SECONDS = 30.0
+CALIBRATION_MEMORY_VARIABLE = "MNIST_CALIBRATION_MEMORY_MB"
+# The timing process's whole memory: TensorFlow alone takes about 0.5 GB, every preset's timing under 0.1 GB more.
+CALIBRATION_MEMORY_MB = 2048
+# The longest a page waits for its network's timing. A network timed before answers at once; one being timed
+# for someone else, or queued behind it, gets a rough Estimate after this, and its own timing comes later.
+WAIT_SECONDS = 1.0
+# How long the timing process may take to start: importing TensorFlow takes 3-15 s on a busy 2-core machine.
+CHILD_START_SECONDS = 180.0
+POLL_SECONDS = 0.1  # how often a calibration's memory and time are checked
+MAX_WAITING_SHAPES = 32  # shapes queued for timing; beyond, a page gets rough estimates until the queue drains
+# The training throughput a rough estimate assumes before any network has been timed here, in FLOP/s: the
+# presets trained at 20-60 GFLOP/s on the 2-core machines of the README (a cnn run measured 3 x 4.0 MFLOP x
+# 60,000 digits x 12 epochs in 74 s).
+DEFAULT_FLOPS_PER_SECOND = 2e10
+
+
+def training_memory_bytes(config: TrainConfig) -> int:
+    """About how many bytes timing (or training) ``config``'s network takes beyond TensorFlow's own: float32
+    weights with their gradients and two optimizer slots, each layer's output kept for the backward pass with
+    its gradient and a temporary, for a batch; and the timing's random digits. Counted, never built."""
+    size = network_size(config)
+    digits = max(config.batch_size, PREDICT_DIGITS)
+    return 4 * (4 * size.parameters + 3 * config.batch_size * size.activations) + digits * 28 * 28 * 5
+
+
+def rough_calibration(config: TrainConfig, timed: list[tuple[TrainConfig, Calibration]]) -> Calibration:
+    """A Calibration for ``config`` guessed from its network's size, at the throughput the ``timed`` networks
+    reached here (DEFAULT_FLOPS_PER_SECOND when none was timed): for an Estimate while its own is being timed."""
+    rates = sorted(3 * network_size(other).flops * other.batch_size / calibration.step_seconds
+                   for other, calibration in timed if calibration.step_seconds > 0)
+    rate = rates[len(rates) // 2] if rates else DEFAULT_FLOPS_PER_SECOND
+    flops = network_size(config).flops
+    compile_seconds = max((calibration.compile_seconds for _, calibration in timed), default=1.0)
+    return Calibration(build_seconds=0.1, compile_seconds=compile_seconds,
+                       step_seconds=3 * flops * config.batch_size / rate, predict_compile_seconds=compile_seconds / 2,
+                       predict_seconds_per_digit=flops / rate)
+
+
 class ChildCalibrator:
-    """Calibrations measured in one long-lived child process, kept per network shape.
+    """Calibrations measured in one long-lived child process, kept per network shape, each within limits.
 
     A calibration compiles TensorFlow functions and runs them on every core for a few seconds. In the
     dashboard's server that held the interpreter every other session waits for: in a 10-student class
     (bench/classroom.py), the first Train page's calibration took 5.3 s of the server's CPU, more than all
     the drawings' answers together. The child (core.training.child_process) runs at a lower priority, keeps
     TensorFlow warm between shapes, and ends when its parent does.
+
+    Shapes are timed one at a time, oldest request first, by a thread of this object; a caller waits at most
+    as long as it says (``wait``). A shape whose training_memory_bytes would take the child past
+    ``memory_mb`` is refused before anything is built; one that still does, or takes more than
+    ``seconds_per_shape`` to time, ends the child (the next shape gets a fresh one) and is refused
+    (CalibrationRefused), kept like a timing.
+    seconds_per_shape, memory_mb : the limits; None reads MNIST_CALIBRATION_SECONDS and MNIST_CALIBRATION_MEMORY_MB.
     """
 
-    def __init__(self):
-        self._lock = threading.Lock()  # one question at a time on the pipe
-        self._child: Child | None = None
-        self._kept: dict[tuple, Calibration] = {}
+    def __init__(self, seconds_per_shape: float | None = None, memory_mb: float | None = None):
+        self.seconds_per_shape = seconds_per_shape or _setting(CALIBRATION_SECONDS_VARIABLE, CALIBRATION_SECONDS)
+        self.memory_bytes = int((memory_mb or _setting(CALIBRATION_MEMORY_VARIABLE, CALIBRATION_MEMORY_MB)) * 2**20)
+        self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)  # notified whenever a shape's answer is kept
+        self._kept: dict[tuple, Calibration | Exception] = {}  # a Calibration, or why the shape was refused
+        self._timed: list[tuple[TrainConfig, Calibration]] = []  # for rough estimates
+        self._waiting: dict[tuple, TrainConfig] = {}  # shapes to time, oldest first
+        self._now: TrainConfig | None = None  # the one being timed
+        self._timer: threading.Thread | None = None  # the thread that times them, while there are any
+        self._child: Child | None = None  # touched by the timer thread only
+        self._base_bytes = 0  # the child's memory once TensorFlow is warm
 
-    def calibrate(self, config: TrainConfig) -> Calibration:
+    def calibrate(self, config: TrainConfig, wait: float | None = None) -> Calibration | None:
         """The Calibration of ``config``'s network shape, measured in the child on first use, then kept.
 
-        Raises ValueError for a bad config, RuntimeError when the child cannot answer (started again once).
+        wait : the most seconds to wait for it; None waits until it is timed or refused. Returns None when the
+            shape is not timed within ``wait`` (it goes on being timed; ask again later).
+        Raises ValueError for a bad config, CalibrationRefused beyond the limits, RuntimeError when the child
+        cannot start or answer.
         """
         config.validate()
         key = speed_key(config)
-        kept = self._kept.get(key)  # a shape timed before answers at once, even while another is being timed
-        if kept is not None:
-            return kept
         with self._lock:
-            if key not in self._kept:
-                self._kept[key] = self._ask(config)
-            return self._kept[key]
+            if isinstance(self._kept.get(key), RuntimeError):  # the child failed then: try again now
+                del self._kept[key]
+            if key not in self._kept and key not in self._waiting:
+                if len(self._waiting) >= MAX_WAITING_SHAPES and wait is not None:
+                    return None
+                self._waiting[key] = config
+                if self._timer is None:
+                    self._timer = threading.Thread(target=self._time_waiting, name="mnist-calibrations", daemon=True)
+                    self._timer.start()
+            self._settled.wait_for(lambda: key in self._kept, wait)
+            answer = self._kept.get(key)
+        if isinstance(answer, Exception):
+            raise type(answer)(str(answer))  # a fresh one each time: the kept one never collects tracebacks
+        return answer
+
+    def estimate(self, config: TrainConfig, train_digits: int, test_digits: int,
+                 wait: float | None = WAIT_SECONDS) -> Estimate:
+        """How long ``train(config, data)`` takes here for data with that many digits: timed when the shape's
+        Calibration arrives within ``wait`` seconds, else rough (see Estimate). Raises as ``calibrate``."""
+        calibration = self.calibrate(config, wait)
+        if calibration is not None:
+            return Estimate(estimate_seconds(config, train_digits, test_digits, calibration))
+        with self._lock:
+            timed = list(self._timed)
+        return Estimate(estimate_seconds(config, train_digits, test_digits, rough_calibration(config, timed)),
+                        rough=True)
+
+    def known(self, config: TrainConfig) -> bool:
+        """Whether ``config``'s network shape was asked for: timed, refused, being timed or waiting."""
+        key = speed_key(config)
+        with self._lock:
+            return key in self._kept or key in self._waiting
+
+    @property
+    def timing(self) -> TrainConfig | None:
+        """The config whose shape the child is timing now; None when it is idle."""
+        with self._lock:
+            return self._now
 
     def pid(self) -> int | None:
-        """The child's process id; None before the first question."""
-        return self._child.process.pid if self._child is not None else None
+        """The child's process id; None before the first question, and while none is running."""
+        child = self._child
+        return child.process.pid if child is not None and child.alive else None
 
-    def _ask(self, config: TrainConfig) -> Calibration:
-        for _ in range(2):  # a child that died since the last question (killed, out of memory) is started again
-            if self._child is None or not self._child.alive:
-                if self._child is not None:
-                    self._child.close()
-                self._child = start_child(CALIBRATOR)
+    def _time_waiting(self) -> None:
+        """The timer thread: time the waiting shapes one by one, then end (the next request starts another)."""
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._timer = None
+                    return
+                key, config = next(iter(self._waiting.items()))
+                self._now = config
             try:
-                self._child.to_child.send(config)
-                answer = self._child.from_child.recv()
-            except (EOFError, OSError):  # the pipe broke: the child is gone
-                answer = None
-            if isinstance(answer, ValueError):
-                raise answer
-            if isinstance(answer, Calibration):
-                return answer
+                answer: Calibration | Exception = self._time(config)
+            except (ValueError, RuntimeError) as error:
+                answer = error
+            with self._lock:
+                del self._waiting[key]
+                self._now = None
+                self._kept[key] = answer
+                if isinstance(answer, Calibration):
+                    self._timed.append((config, answer))
+                self._settled.notify_all()
+
+    def _time(self, config: TrainConfig) -> Calibration:
+        """One shape timed in the child, within the limits; raises CalibrationRefused or RuntimeError."""
+        needed = training_memory_bytes(config)
+        if needed > self.memory_bytes:  # refused before the child builds anything
+            raise self._too_large(config, needed)
+        child = self._ready_child()
+        if self._base_bytes + needed > self.memory_bytes:
+            raise self._too_large(config, self._base_bytes + needed)
+        try:
+            child.to_child.send(config)
+        except OSError:  # the child died since the last question
+            self._end_child()
+            raise RuntimeError("the process that times training steps ended before it answered") from None
+        deadline = time.monotonic() + self.seconds_per_shape
+        while not child.from_child.poll(POLL_SECONDS):
+            if (_memory_bytes(child.process.pid) or 0) > self.memory_bytes:
+                self._end_child()
+                raise self._too_large(config, self.memory_bytes)
+            if time.monotonic() > deadline:
+                self._end_child()
+                raise CalibrationRefused(
+                    f"the network {describe_network(config)} with batches of {config.batch_size} took more than "
+                    f"{self.seconds_per_shape:g} s to time a few of its steps ({CALIBRATION_SECONDS_VARIABLE}): "
+                    "it would train for hours here. Choose fewer or smaller layers, or smaller batches")
+            if not child.alive:
+                break
+        try:
+            answer = child.from_child.recv()
+        except (EOFError, OSError):  # the child died: killed, or out of memory
+            self._end_child()
+            raise RuntimeError("the process that times training steps ended before it answered") from None
+        if isinstance(answer, ValueError):
+            raise answer
+        return answer
+
+    def _ready_child(self) -> Child:
+        """The child, started (and TensorFlow warmed up in it) if none is running; raises RuntimeError."""
+        if self._child is not None and self._child.alive:
+            return self._child
+        self._end_child()
+        try:
+            child = start_child(CALIBRATOR)
+        except OSError as error:
+            raise RuntimeError(f"no process could be started to time training steps ({error})") from None
+        self._child = child
+        if not child.from_child.poll(CHILD_START_SECONDS):
+            self._end_child()
+            raise RuntimeError(f"the process that times training steps did not start within {CHILD_START_SECONDS:g} s")
+        try:
+            child.from_child.recv()  # READY
+        except (EOFError, OSError):
+            self._end_child()
+            raise RuntimeError("the process that times training steps ended as it started") from None
+        self._base_bytes = _memory_bytes(child.process.pid) or 0
+        return child
+
+    def _end_child(self) -> None:
+        if self._child is not None:
             self._child.close()
             self._child = None
-        raise RuntimeError("the process that times training steps ended before it answered")
+
+    def _too_large(self, config: TrainConfig, needed: int) -> CalibrationRefused:
+        return CalibrationRefused(
+            f"the network {describe_network(config)} with batches of {config.batch_size} needs about "
+            f"{needed / 2**20:,.0f} MB to train, more than the {self.memory_bytes / 2**20:,.0f} MB this server "
+            f"gives it ({CALIBRATION_MEMORY_VARIABLE}). Choose fewer or smaller layers, or smaller batches")
+
+
+def _setting(variable: str, default: float) -> float:
+    """A positive number from the environment variable ``variable``, else ``default``; ValueError naming it."""
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < math.inf:
+        raise ValueError(f"{variable}={text!r} is not a positive number; set it to one (default {default:g}), "
+                         "or unset it")
+    return value
+
+
+def _memory_bytes(pid: int) -> int | None:
+    """The resident memory of process ``pid`` (Linux /proc); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 _server_calibrator: ChildCalibrator | None = None
@@ -158,9 +371,15 @@ def server_calibrator() -> ChildCalibrator:
         return _server_calibrator
 
 
+READY = "ready"  # the child's first message: TensorFlow is imported and warm
+
+
 def serve_calibrations(questions: Connection, answers: Connection) -> None:
-    """The child of ChildCalibrator: a TrainConfig in, its Calibration (or the ValueError it raised) out,
-    until the parent goes."""
+    """The child of ChildCalibrator: warm TensorFlow up and say READY, then a TrainConfig in, its Calibration
+    (or the ValueError it raised) out, until the parent goes."""
+    with _lock:
+        _warm_up()
+    answers.send(READY)
     while True:
         try:
             config = questions.recv()
@@ -184,9 +403,13 @@ def format_estimate(seconds: float) -> str:
 
 
 def _warm_up() -> None:
-    """One tiny compiled step and one prediction. TensorFlow's first compiled function in a
+    """One tiny compiled step and one prediction, once per process. TensorFlow's first compiled function in a
     process costs about 2 s more than any later one (its runtime starts up): that is not the
     calibrated network's compile time, and a run trained after the estimate does not pay it again."""
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
     import tensorflow as tf
 
     images, labels = np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)

@@ -121,8 +121,7 @@ def _save(store, save_name: str, result: TrainingResult, owner: str, data: Mnist
     except Exception:  # a test set this pipeline cannot draw must not cost the student the trained model
         drawn = None
     try:
-        saved = store.save_under_free_name(save_name, lambda name: store.save(
-            name, result, overwrite=False, owner=owner, drawn_accuracy=drawn))
+        saved = store.save_new(save_name, result, owner=owner, drawn_accuracy=drawn)
     except StoreError as error:
         return "", f"{error}."
     return saved.name, ""

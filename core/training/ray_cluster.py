@@ -207,7 +207,7 @@ def _bring_home(final: Progress, content: bytes, where: str, store: ModelStore |
     if not content or store is None:
         return replace(final, saved_as="", message=message)
     try:
-        saved = store.save_under_free_name(save_name, lambda name: store.add_file(name, content))
+        saved = store.add_new_file(save_name, content)
     except StoreError as error:
         return replace(final, saved_as="", message=f"{error}. Trained on {where}.")
     return replace(final, saved_as=saved.name, message=message)

@@ -13,6 +13,12 @@ the server's digits are read once per worker, not once per run.
 
 A worker reads its pipe from the server after every chunk of steps. End of file there means the
 server is gone, however it ended (exit, crash, SIGKILL), and the worker ends too: no orphans.
+
+Fair to a class: a student has one run at a time here, queued or training (``student``; a second Start says so),
+and the teacher can stop anyone's (``runs``, ``stop``). A worker says it is alive every HEARTBEAT_SECONDS from a
+thread of its own; one silent for ``silence_seconds`` (frozen with SIGSTOP, hung with the interpreter held) is
+ended by a watchdog, its run failed with a message, and the queue goes on with a fresh worker (issue 22: a frozen
+worker had the next student wait for ever).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import itertools
 import os
 import signal
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
@@ -30,19 +37,53 @@ from pathlib import Path
 
 from core.classroom.class_set import ClassDigits, with_class_digits
 from core.data.mnist import MNIST_PATH_VARIABLE, MnistData, load_default
-from core.model.config import TrainConfig
+from core.model.config import TrainConfig, describe
 from core.model.store import ModelStore
 from core.training import ray_cluster
 from core.training.child_process import Child, end_with_parent, start_child
 from core.training.job import train_and_save
 from core.training.progress import Progress, RunHandle, RunState
-from core.training.ray_cluster import ray_address
+from core.training.ray_cluster import RAY_ADDRESS_VARIABLE, ray_address
 
 MAX_TRAINING_VARIABLE = "MNIST_MAX_TRAINING"
 RAY_RUNS_AT_ONCE = 8  # the default limit when RAY_ADDRESS sends runs to a cluster (see max_training_runs)
 WORKER = "core.training.scheduler:serve_runs"  # what a worker process runs (core.training.child_process)
 STOPPED_IN_QUEUE = "Stopped while waiting in the queue: nothing was trained or saved."
 SHUT_DOWN = "The training service shut down before this run ended; start it again."
+SILENCE_VARIABLE = "MNIST_WORKER_SILENCE_SECONDS"
+# A worker that has said nothing this long is taken for frozen or hung and ended. It says it is alive every
+# HEARTBEAT_SECONDS from a thread of its own, while importing TensorFlow, compiling or measuring accuracy too.
+SILENCE_SECONDS = 60.0
+HEARTBEAT_SECONDS = 1.0
+# How long joining the Ray cluster at RAY_ADDRESS may take: ray.init() against a port that answers but is not
+# Ray's retried for minutes, holding the training slot (issue 22). Joining a live cluster takes 2-5 s here.
+RAY_CONNECT_SECONDS = 15.0
+RETIRING = -1  # in a worker's message where the count of losses known goes: the worker ends after this message
+
+
+class OneRunPerStudent(ValueError):
+    """A student who already has a run queued or training started another; the message says what to do."""
+
+
+def check_one_run(job: ScheduledJob, not_done) -> None:
+    """Raise OneRunPerStudent when ``job``'s student has one of the runs ``not_done`` (ScheduledJobs) already."""
+    if job.student is not None and any(other.student == job.student for other in not_done):
+        who = job.owner or "You"
+        raise OneRunPerStudent(
+            f"{who} already {'has' if job.owner else 'have'} a run queued or training on this server (one at a time "
+            "per student, so the class shares the queue fairly; maybe it was started in another tab): stop it on "
+            "the Train page or wait until it ends, then start this one")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run not done yet, as the teacher's list of the server's runs shows it."""
+
+    run_id: int
+    owner: str  # the student whose model it will be; "" for nobody's (the teacher's)
+    setup: str  # core.model.config.describe of its config
+    queue_position: int  # 1, 2, ... while queued; 0 once training
+    fraction: float  # of its steps done
 
 
 def max_training_runs() -> int:
@@ -76,24 +117,29 @@ class ScheduledJob(RunHandle):
         under a free name based on ``save_name``; the final Progress says which (``saved_as``).
     class_digits : the folder of a class set (core.classroom.class_set.ClassDigits) whose drawings join the
         training digits, read by the worker when the run starts; None for none.
+    student : who started it, for the one-run-per-student rule: any string naming the student (the dashboard uses
+        their name, or their browser session for a student without one); None for no limit (the teacher, the CLI).
     The scheduler's threads replace the Progress under a lock, never change it (core.training.RunHandle),
     so ``snapshot()`` and ``wait()`` can be called from any thread at any time.
     """
 
     def __init__(self, config: TrainConfig, data: MnistData | None = None, store: ModelStore | None = None,
                  save_name: str = "model", scheduler: TrainingScheduler | None = None, owner: str = "",
-                 class_digits: str | os.PathLike | None = None):
+                 class_digits: str | os.PathLike | None = None, student: str | None = None):
         super().__init__(config)
         self.data = data
         self.class_digits = str(Path(class_digits).resolve()) if class_digits is not None else None
         self.store = store
         self.save_name = save_name
         self.owner = owner  # the student the saved model belongs to (core.model.store); "" for nobody
+        self.student = student
         self._scheduler = scheduler
         self._run_id = 0  # given by the scheduler on start(); 0 = not started
 
     def start(self) -> ScheduledJob:
-        """Queue the run (on the server's scheduler unless one was given); it starts when a worker is free."""
+        """Queue the run (on the server's scheduler unless one was given); it starts when a worker is free.
+
+        Raises OneRunPerStudent when its ``student`` has a run queued or training already."""
         self._scheduler = self._scheduler or server_scheduler()
         self._run_id = self._scheduler.submit(self)
         return self
@@ -149,6 +195,9 @@ class _Worker:
     # Held while sending: a Stop (from a page) and a task (from whichever thread dispatches) must
     # not interleave on the pipe, and a Stop must not overtake the task of its own run.
     send_lock: threading.Lock = field(default_factory=threading.Lock)
+    last_heard: float = field(default_factory=time.monotonic)  # when it last sent anything (time.monotonic)
+    silenced: bool = False  # ended by the watchdog for saying nothing too long
+    retiring: bool = False  # it said it ends after its last message (RETIRING): no new run for it
 
     def send(self, message: _Task | int) -> None:
         """Send with ``send_lock`` held, unless the worker just died (its reader thread fails the run)."""
@@ -164,22 +213,26 @@ class TrainingScheduler:
     that dies mid-run fails that run with a message, and the next queued run gets a fresh worker.
     """
 
-    def __init__(self, max_workers: int | None = None):
+    def __init__(self, max_workers: int | None = None, silence_seconds: float | None = None):
         self.max_workers = max_training_runs() if max_workers is None else max_workers
         if self.max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {self.max_workers}")
+        self.silence_seconds = silence_seconds if silence_seconds is not None else _silence_seconds()
         self._lock = threading.Lock()  # guards everything below; taken before any job's own lock
         self._queue: deque[_Task] = deque()  # runs waiting for a worker, oldest first
         self._jobs: dict[int, ScheduledJob] = {}  # every run not done yet, queued or training
         self._workers: list[_Worker] = []
         self._run_ids = itertools.count(1)
         self._closed = False
+        self._watchdog: threading.Thread | None = None
 
     def submit(self, job: ScheduledJob) -> int:
-        """Queue ``job`` and return its run id; ScheduledJob.start calls this."""
+        """Queue ``job`` and return its run id; ScheduledJob.start calls this. Raises OneRunPerStudent when the
+        job's student has a run not done yet."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("this training scheduler has shut down; make a new one")
+            check_one_run(job, self._jobs.values())
             run_id = next(self._run_ids)
             self._queue.append(_Task(run_id, job.config, job.data, os.environ.get(MNIST_PATH_VARIABLE) or None,
                                      job.store, job.save_name, ray_address(), job.owner, job.class_digits))
@@ -200,6 +253,15 @@ class TrainingScheduler:
         if worker is not None:
             with worker.send_lock:
                 worker.send(run_id)
+
+    def runs(self) -> list[RunSummary]:
+        """Every run not done yet, training ones first, then the queue in order: what the teacher may stop."""
+        with self._lock:
+            places = {task.run_id: place for place, task in enumerate(self._queue, 1)}
+            jobs = dict(self._jobs)
+        summaries = [RunSummary(run_id, job.owner, describe(job.config), places.get(run_id, 0),
+                                job.snapshot().fraction) for run_id, job in jobs.items()]
+        return sorted(summaries, key=lambda summary: (summary.queue_position, summary.run_id))
 
     def queue_position(self, run_id: int) -> int:
         with self._lock:
@@ -248,9 +310,9 @@ class TrainingScheduler:
         with self._lock:
             while self._queue and not self._closed:
                 # Idle and alive: a worker that just died is still listed until its reader removes it.
-                worker = next((worker for worker in self._workers
-                               if worker.run_id is None and worker.child.process.poll() is None), None)
-                if worker is None and len(self._workers) < self.max_workers:
+                worker = next((worker for worker in self._workers if worker.run_id is None and not worker.retiring
+                               and worker.child.process.poll() is None), None)
+                if worker is None and sum(not worker.retiring for worker in self._workers) < self.max_workers:
                     try:
                         worker = self._start_worker()
                     except OSError as error:  # no process could start: out of memory, too many open files
@@ -264,6 +326,7 @@ class TrainingScheduler:
                     break
                 task = self._queue.popleft()
                 worker.run_id = task.run_id
+                worker.last_heard = time.monotonic()
                 worker.send_lock.acquire()  # before a Stop for this run can find the worker
                 handed.append((worker, task))
         # Sent outside the lock: an upload is tens of MB, and a new worker reads it only once Python is up.
@@ -274,12 +337,28 @@ class TrainingScheduler:
                 worker.send_lock.release()
 
     def _start_worker(self) -> _Worker:
-        """Start one worker and the thread that reads its results; called with the lock held."""
+        """Start one worker and the thread that reads its results (and the watchdog); called with the lock held."""
         worker = _Worker(start_child(WORKER))
         self._workers.append(worker)
         threading.Thread(target=self._read, args=(worker,), name=f"mnist-training-reader-{worker.child.process.pid}",
                          daemon=True).start()
+        if self._watchdog is None:
+            self._watchdog = threading.Thread(target=self._watch, name="mnist-training-watchdog", daemon=True)
+            self._watchdog.start()
         return worker
+
+    def _watch(self) -> None:
+        """End every worker that has said nothing for silence_seconds while it had a run; until shut down."""
+        while not self._closed:
+            time.sleep(min(HEARTBEAT_SECONDS, self.silence_seconds / 4))
+            now = time.monotonic()
+            with self._lock:
+                silent = [worker for worker in self._workers if worker.run_id is not None and not worker.silenced
+                          and now - worker.last_heard > self.silence_seconds]
+                for worker in silent:
+                    worker.silenced = True
+            for worker in silent:  # its reader sees the end of its pipe and fails its run (_read)
+                worker.child.process.kill()
 
     def _read(self, worker: _Worker) -> None:
         """Apply one worker's Progress to its run until the worker is gone (end of file on its pipe)."""
@@ -288,6 +367,12 @@ class TrainingScheduler:
                 run_id, known_losses, progress = worker.child.from_child.recv()
             except (EOFError, OSError):
                 break
+            worker.last_heard = time.monotonic()
+            if progress is None:  # a heartbeat: the worker is alive
+                continue
+            if known_losses == RETIRING:
+                worker.retiring = True
+                known_losses = 0
             with self._lock:
                 job = self._jobs.get(run_id)
                 if job is None:  # the scheduler shut down meanwhile
@@ -308,7 +393,9 @@ class TrainingScheduler:
             worker.child.to_child.close()
         worker.child.from_child.close()
         if job is not None:
-            job.publish(replace(job.snapshot(), state=RunState.FAILED, message=_death_message(worker.child.process.returncode)))
+            message = (_silence_message(self.silence_seconds) if worker.silenced
+                       else _death_message(worker.child.process.returncode))
+            job.publish(replace(job.snapshot(), state=RunState.FAILED, message=message))
         self._dispatch()  # a fresh worker for the runs still queued
 
 
@@ -319,6 +406,26 @@ def _death_message(exitcode: int) -> str:
         how = f"ended unexpectedly (exit code {exitcode}; the server's log says why)"
     return (f"The training process {how}. The run is lost and no model was saved. Start it again; if it "
             f"happens again, train a smaller network or lower {MAX_TRAINING_VARIABLE} so fewer runs share memory.")
+
+
+def _silence_message(seconds: float) -> str:
+    return (f"The training process sent nothing for {seconds:g} s ({SILENCE_VARIABLE}): it was frozen or hung, so it "
+            "was ended. The run is lost and no model was saved; start it again.")
+
+
+def _silence_seconds() -> float:
+    """MNIST_WORKER_SILENCE_SECONDS, else SILENCE_SECONDS; ValueError naming the variable."""
+    text = os.environ.get(SILENCE_VARIABLE, "").strip()
+    if not text:
+        return SILENCE_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 1 <= seconds < float("inf"):
+        raise ValueError(f"{SILENCE_VARIABLE}={text[:20]!r} is not a number of seconds of at least 1; set one "
+                         f"(default {SILENCE_SECONDS:g}), or unset it")
+    return seconds
 
 
 _server_scheduler: TrainingScheduler | None = None
@@ -335,9 +442,33 @@ def server_scheduler() -> TrainingScheduler:
         return _server_scheduler
 
 
+class _Sender:
+    """The worker's end of the results pipe, shared by its main thread and its heartbeat thread."""
+
+    def __init__(self, results: Connection):
+        self._results = results
+        self._lock = threading.Lock()
+        self.run_id = 0  # the run being trained; 0 between runs
+
+    def send(self, message: tuple) -> None:
+        with self._lock:
+            self._results.send(message)
+
+    def beat(self) -> None:
+        """Say the worker is alive every HEARTBEAT_SECONDS, for the server's watchdog; until the server goes."""
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            try:
+                self.send((self.run_id, 0, None))
+            except OSError:
+                end_with_parent()
+
+
 def serve_runs(tasks: Connection, results: Connection) -> None:
     """A worker process (core.training.child_process): take a run, train and save it, send its Progress back;
     until the server goes."""
+    sender = _Sender(results)
+    threading.Thread(target=sender.beat, name="mnist-worker-heartbeat", daemon=True).start()
     while True:
         try:
             message = tasks.recv()
@@ -346,14 +477,17 @@ def serve_runs(tasks: Connection, results: Connection) -> None:
         if not isinstance(message, _Task):
             continue  # a Stop that came after its run ended
         task = message
+        sender.run_id = task.run_id
 
         sent = 0  # this run's batch losses the server has already
 
-        def publish(progress: Progress, run_id: int = task.run_id) -> None:
+        def publish(progress: Progress, run_id: int = task.run_id, retiring: bool = False) -> None:
             """Send the Progress with only its new batch losses: the whole history every chunk grew with the run
-            (a 5-epoch lecture run ends at 9,375 losses), sent several times a second."""
+            (a 5-epoch lecture run ends at 9,375 losses), sent several times a second. retiring: this worker
+            ends after this message (its losses then start from none)."""
             nonlocal sent
-            results.send((run_id, sent, replace(progress, batch_losses=progress.batch_losses[sent:])))
+            sender.send((run_id, RETIRING if retiring else sent,
+                         replace(progress, batch_losses=progress.batch_losses[0 if retiring else sent:])))
             sent = max(sent, len(progress.batch_losses))
 
         try:
@@ -369,6 +503,7 @@ def serve_runs(tasks: Connection, results: Connection) -> None:
         if train_here is not None:
             train_here(task.config, data, task.store, task.save_name, publish=publish,
                        should_stop=lambda: _stop_requested(tasks, task.run_id), owner=task.owner)
+        sender.run_id = 0
 
 
 _connected_to: str | None = None  # the Ray cluster this worker joined, if any
@@ -384,13 +519,29 @@ def _trainer(address: str | None, publish, last: Progress):
     if address is None:
         return train_and_save
     if _connected_to != address:
+        # ray.init() cannot be interrupted: past RAY_CONNECT_SECONDS the run fails and this worker ends (the
+        # server starts a fresh one for the next run).
+        give_up = threading.Timer(RAY_CONNECT_SECONDS, _give_up_joining, args=(address, publish, last))
+        give_up.daemon = True
+        give_up.start()
         try:
             ray_cluster.connect(address)
         except RuntimeError as error:
             publish(replace(last, state=RunState.FAILED, message=str(error)))
             return None
+        finally:
+            give_up.cancel()
         _connected_to = address
     return ray_cluster.train_and_save_on_ray
+
+
+def _give_up_joining(address: str, publish, last: Progress) -> None:
+    """The run fails with why, and this worker ends: ray.init() has not returned within RAY_CONNECT_SECONDS."""
+    publish(replace(last, state=RunState.FAILED, message=(
+        f"Nothing at {RAY_ADDRESS_VARIABLE}={address} answered as a Ray cluster within {RAY_CONNECT_SECONDS:g} s: "
+        "the port is open, but it is not a Ray cluster's, or the cluster is stuck. Check the address (`ray status` "
+        "on the cluster's head), or unset RAY_ADDRESS to train on this machine.")), retiring=True)
+    os._exit(1)
 
 
 def _stop_requested(tasks: Connection, run_id: int) -> bool:

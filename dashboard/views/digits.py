@@ -79,6 +79,9 @@ def main() -> None:
 
     st.subheader("Use another data set")
     st.caption(f"Now: {escape(data.description)}.")
+    if st.session_state.pop(session.UPLOAD_LET_GO, False):
+        st.info("Your upload was let go while this page was closed, to free the server's memory; upload it again "
+                "to use it.")
     upload_key = f"digits_upload_{st.session_state.get(UPLOAD_ROUND, 0)}"
     st.file_uploader("Upload an MNIST .npz file, or the four IDX files (.gz is fine) together",
                      accept_multiple_files=True, key=upload_key, on_change=uploaded, args=(upload_key,))

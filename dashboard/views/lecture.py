@@ -365,13 +365,10 @@ def step_from_link() -> int:
     raw = st.query_params.get(STEP_PARAMETER)
     if raw is None:
         return 1
-    try:
-        number = int(raw)
-    except ValueError:
-        number = 0
+    number = int(raw) if raw.isdecimal() and len(raw) <= 3 else 0  # a link's value may be any length
     if 1 <= number <= len(STEPS):
         return number
-    st.warning(escape(f"step={raw!r} in the link is not a step number from 1 to {len(STEPS)}; opening step 1."))
+    st.warning(escape(f"step={raw[:40]!r} in the link is not a step number from 1 to {len(STEPS)}; opening step 1."))
     st.query_params[STEP_PARAMETER] = "1"
     return 1
 

@@ -15,6 +15,7 @@ from core.evaluation.explain import first_layer_weights
 from core.evaluation.metrics import drawn_accuracy
 from core.model.config import LIMITS, PRESETS, describe_network, describe_training
 from core.model.store import ModelStore, StoreError
+from core.training.scheduler import server_scheduler
 from dashboard import caches, figures, session
 from dashboard.explain_blocks import weights_grid_html
 from dashboard.loss_curve import LossCurve, smoothing_for
@@ -29,6 +30,7 @@ LEADERBOARD_REFRESH = "10s"
 # type, so the present view's larger page type does not reach them.
 PRESENT_LEADERBOARD_CSS = ("<style>.st-key-models_leaderboard td, .st-key-models_leaderboard th, "
                            ".st-key-models_leaderboard strong { font-size: 1.6rem; }</style>")
+NO_NAME = "students without a name"
 QR_SCALE = 5  # pixels per QR module: a 33-module code is 165 px, readable by a phone across a classroom
 
 
@@ -52,13 +54,29 @@ def delete(name):
 
 def save_rules():
     try:
-        epochs = st.session_state["models_max_epochs"]
-        rules = classroom.ClassRules(tuple(st.session_state["models_allowed_presets"]), epochs or None)
+        epochs, minutes = st.session_state["models_max_epochs"], st.session_state["models_max_minutes"]
+        rules = classroom.ClassRules(tuple(st.session_state["models_allowed_presets"]), epochs or None,
+                                     minutes or None)
         classroom.save_rules(rules)
     except (ValueError, OSError) as error:
         st.session_state[MESSAGE] = ("error", f"The class rules were not saved: {error}.")
         return
     st.session_state[MESSAGE] = ("success", "Saved the class rules: every student's next run must keep them.")
+
+
+def _server_minutes() -> str:
+    """This server's own longest run (MNIST_MAX_RUN_MINUTES), as the rules' minutes box names it."""
+    try:
+        minutes = classroom.server_run_minutes()
+    except ValueError:
+        return "unusable"
+    return f"{minutes} min" if minutes else "no limit"
+
+
+def stop_run(run_id: int, who: str):
+    server_scheduler().stop(run_id)
+    st.session_state[MESSAGE] = ("success", f"Stopped {who}'s run: a queued run leaves the queue, a training one "
+                                            "keeps the model trained so far.")
 
 
 def clear_class():
@@ -69,6 +87,16 @@ def clear_class():
         return
     st.session_state["models_sure_clear"] = False
     st.session_state[MESSAGE] = ("success", f"Deleted the class's {len(names)} model(s).")
+
+
+def remove_students_drawings():
+    student = st.session_state["models_drawings_student"]
+    try:
+        count = ClassDigits().delete_student(student)
+    except OSError as error:
+        st.session_state[MESSAGE] = ("error", f"The drawings were not all deleted: {error}.")
+        return
+    st.session_state[MESSAGE] = ("success", f"Deleted {student or NO_NAME}'s {count_text(count)}.")
 
 
 def clear_handwriting():
@@ -142,6 +170,24 @@ def leaderboard():
                    "pad (any size, place, pen width and colours), then read the way the Draw page reads yours.")
 
 
+def server_runs():
+    """Every run queued or training on this server, each with a Stop the teacher may press."""
+    st.markdown("**Runs on this server**")
+    try:
+        runs = server_scheduler().runs()
+    except ValueError as error:  # an unusable MNIST_MAX_TRAINING
+        st.warning(f"{escape(error)}.")
+        return
+    if not runs:
+        st.caption("No run is queued or training.")
+    for run in runs:
+        who = run.owner or "the teacher"
+        where = f"queued, {run.queue_position} in line" if run.queue_position else f"training, {run.fraction:.0%} done"
+        text, button = st.columns([5, 1], vertical_alignment="center")
+        text.markdown(escape(f"{who}: {run.setup} ({where})"))
+        button.button("Stop", key=f"models_stop_run_{run.run_id}", on_click=stop_run, args=(run.run_id, who))
+
+
 def teacher_controls(models):
     """The teacher's rules for every student's run, and clearing the class's models."""
     st.subheader("Teacher")
@@ -155,13 +201,23 @@ def teacher_controls(models):
     most = LIMITS["epochs"].high  # a rule above every run's own limit limits nothing more: shown as that limit
     st.number_input("Most epochs per run (0: no limit)", min_value=0, max_value=most,
                     value=min(rules.max_epochs or 0, most), key="models_max_epochs")
+    st.number_input(f"Longest run, in minutes as estimated before Start (0: this server's "
+                    f"{classroom.MAX_RUN_MINUTES_VARIABLE}, {_server_minutes()})", min_value=0, max_value=24 * 60,
+                    value=min(rules.max_minutes or 0, 24 * 60), key="models_max_minutes")
     st.button("Save class rules", on_click=save_rules)
+    server_runs()
     owned = sum(1 for info in models if info.owner)
     sure = st.checkbox(f"Yes, delete the {owned} model(s) students saved", key="models_sure_clear")
     st.button("Clear the class's models", on_click=clear_class, disabled=not (sure and owned))
     drawings = ClassDigits().count()
     sure = st.checkbox(f"Yes, delete the class's {count_text(drawings)} (Draw page)", key="models_sure_clear_drawings")
     st.button("Clear the class's handwriting", on_click=clear_handwriting, disabled=not (sure and drawings))
+    if drawings:
+        per_student = ClassDigits().load().per_student()
+        student, button = st.columns([3, 1], vertical_alignment="bottom")
+        student.selectbox("One student's drawings", list(per_student), key="models_drawings_student",
+                          format_func=lambda name: f"{name or NO_NAME} ({count_text(per_student[name])})")
+        button.button("Remove these drawings", on_click=remove_students_drawings)
 
 
 def main():

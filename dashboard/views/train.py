@@ -2,12 +2,14 @@
 
 import streamlit as st
 
+from core.classroom.rules import check_duration
 from core.lecture import memorize_five, untrained_probabilities
 from dashboard import caches, figures, session, train_form
 from dashboard.plain_text import escape
 from dashboard.training_view import live_view, results_view
 
 START_ERROR = "train_start_error"
+ESTIMATE_REFRESH_SECONDS = 1.0  # how often a rough estimate asks again for the network's own timing
 
 
 def start():
@@ -24,6 +26,34 @@ def start():
             st.session_state[START_ERROR] = f"Training cannot start: {error}. Change the form, then press Start again."
 
 
+def show_estimate(config, wait: float | None = None) -> bool:
+    """How long the run will take here (or why it cannot train here); True when that is still a rough figure.
+    wait : the most seconds to wait for the network's timing (caches.training_estimate); None: a second."""
+    try:
+        estimate = caches.training_estimate(config, session.dataset()[1], wait)
+    except RuntimeError as error:
+        st.info(f"This run will take an unknown time ({escape(error)}).", icon=":material/timer:")
+        return False
+    except ValueError as error:  # too large or too slow to time here (core.training.estimate.CalibrationRefused)
+        st.error(f"This run cannot train on this server: {escape(error)}.")
+        return False
+    st.info(f"This run will take **{estimate.text()}**, from a few of its steps timed on this server.",
+            icon=":material/timer:")
+    if not session.teacher_unlocked():
+        try:
+            check_duration(estimate.seconds, estimate.text())
+        except ValueError as error:
+            st.warning(f"Start will refuse it: {escape(error)}.")
+    return estimate.rough
+
+
+@st.fragment(run_every=ESTIMATE_REFRESH_SECONDS)
+def rough_estimate(config) -> None:
+    """A rough estimate, asked again every second until the network's own timing is in; then the whole page."""
+    if not show_estimate(config, wait=0):
+        st.rerun()
+
+
 def main() -> None:
     """The Train page."""
     st.title("Train")
@@ -35,8 +65,13 @@ def main() -> None:
         train_form.save_link(config)
         st.caption("The address bar now holds this setup: share the link and it opens with these values.")
         if not running:
-            st.info(f"This run will take **{caches.training_estimate(config, session.dataset()[1])}**, "
-                    "from a few of its steps timed on this server.", icon=":material/timer:")
+            session.check_rules(config)  # before the estimate: a network the rules refuse is never built or timed
+            first = st.empty()
+            with first.container():
+                rough = show_estimate(config)
+            if rough:  # the same place, redrawn on its own until the network's own timing is in
+                first.empty()
+                rough_estimate(config)
     except ValueError as error:
         st.error(f"{escape(error)}.")
     start_column, stop_column, _ = st.columns([1, 1, 6])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,39 @@ def npz_bytes(data: MnistData) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, X_train=data.x_train, y_train=data.y_train, X_test=data.x_test, y_test=data.y_test)
     return buffer.getvalue()
+
+
+def blank_npz(train: int, test: int, pixel_type: str = "|u1") -> bytes:
+    """An npz of blank digits (every pixel and label 0), ``train`` and ``test`` of them, made in a fraction of a
+    second whatever its size: each deflated member repeats one compressed mebibyte of zeros (a valid stream), with
+    the true CRC-32 and sizes. 980,000 digits, 768 MB unpacked, are a file of about 760 kB, as
+    np.savez_compressed writes them."""
+    mebibyte = 2**20
+    zeros = bytes(mebibyte)
+    body, directory = io.BytesIO(), []
+    for name, shape, kind in (("X_train", (train, 28, 28), pixel_type), ("y_train", (train,), "|u1"),
+                              ("X_test", (test, 28, 28), pixel_type), ("y_test", (test,), "|u1")):
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": kind, "fortran_order": False, "shape": shape})
+        header = header.getvalue()
+        size = int(np.prod(shape)) * np.dtype(kind).itemsize
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+        head = compressor.compress(header) + compressor.flush(zlib.Z_FULL_FLUSH)
+        block = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+        payload = (head + block * (size // mebibyte) + compressor.compress(bytes(size % mebibyte))
+                   + compressor.flush())
+        crc = zlib.crc32(header)
+        for _ in range(size // mebibyte):
+            crc = zlib.crc32(zeros, crc)
+        crc = zlib.crc32(bytes(size % mebibyte), crc)
+        encoded, unpacked = f"{name}.npy".encode(), len(header) + size
+        directory.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(payload), unpacked,
+                                     len(encoded), 0, 0, 0, 0, 0, body.tell()) + encoded)
+        body.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(payload), unpacked, len(encoded), 0)
+                   + encoded + payload)
+    table = b"".join(directory)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 4, 4, len(table), body.tell(), 0)
+    return body.getvalue() + table + end
 
 
 def ring_digit(radius: float = 7.0, width: float = 3.0) -> np.ndarray:

@@ -7,7 +7,8 @@ import dataclasses
 
 from core.training.loop import TrainingResult
 from core.training.progress import Progress, RunState
-from core.training.scheduler import STOPPED_IN_QUEUE, ScheduledJob
+from core.model.config import describe
+from core.training.scheduler import STOPPED_IN_QUEUE, RunSummary, ScheduledJob, check_one_run
 
 
 class FakeScheduler:
@@ -38,8 +39,7 @@ class FakeScheduler:
     def finish(self, job: ScheduledJob, stopped: bool = False) -> None:
         """Save the model for ``job`` and publish its last Progress: finished, or stopped when ``stopped``."""
         result = dataclasses.replace(self.result, config=job.config, stopped=stopped)
-        saved = job.store.save_under_free_name(
-            job.save_name, lambda name: job.store.save(name, result, overwrite=False, owner=job.owner))
+        saved = job.store.save_new(job.save_name, result, owner=job.owner)
         job.publish(self._progress(
             job, job.snapshot().step if stopped else self._total(job),
             state=RunState.STOPPED if stopped else RunState.FINISHED, stopped=stopped, eta_seconds=0.0,
@@ -50,8 +50,13 @@ class FakeScheduler:
 
     # What a ScheduledJob asks of its scheduler: core.training.scheduler.TrainingScheduler's methods of these names.
     def submit(self, job: ScheduledJob) -> int:
+        check_one_run(job, [other for other in self.jobs if not other.snapshot().done])
         self.jobs.append(job)
         return len(self.jobs)
+
+    def runs(self) -> list[RunSummary]:
+        return [RunSummary(run_id, job.owner, describe(job.config), 0, job.snapshot().fraction)
+                for run_id, job in enumerate(self.jobs, 1) if not job.snapshot().done]
 
     def stop(self, run_id: int) -> None:
         job = self.jobs[run_id - 1]
