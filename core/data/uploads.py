@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import os
 import tempfile
 import threading
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from core.data.mnist import DataError, DataTooLarge, MnistData, load_file
+from core.per_server import one_per_server
+from core.settings import number_setting
 
 # The folder the IDX files are put in; its name shows up in MnistData.source and in messages.
 IDX_FOLDER = "your upload"
@@ -203,7 +204,7 @@ class UploadPool:
 
     def start_reaper(self, alive: Callable[[str], bool], grace_seconds: float | None = None) -> None:
         """Release ended holders (``release_ended``) every few seconds on a daemon thread, from now on; once."""
-        grace = _number(GRACE_VARIABLE, GRACE_SECONDS) if grace_seconds is None else grace_seconds
+        grace = number_setting(GRACE_VARIABLE, GRACE_SECONDS) if grace_seconds is None else grace_seconds
         with self._lock:
             if self._reaper is not None:
                 return
@@ -252,32 +253,8 @@ def _size(data: MnistData) -> int:
 
 
 def _megabytes(variable: str, default: float) -> int:
-    return int(_number(variable, default) * 2**20)
+    return int(number_setting(variable, default) * 2**20)
 
 
-def _number(variable: str, default: float) -> float:
-    """A number of at least 0 from the environment variable ``variable``, else ``default``; ValueError naming it."""
-    text = os.environ.get(variable, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"{variable}={text[:20]!r} is not a number of at least 0; set one (default {default:g}), "
-                         "or unset it")
-    return value
-
-
-_server_pool: UploadPool | None = None
-_server_pool_lock = threading.Lock()
-
-
-def server_pool() -> UploadPool:
-    """The pool every session of this server shares, made on first use; raises ValueError for a bad variable."""
-    global _server_pool
-    with _server_pool_lock:
-        if _server_pool is None:
-            _server_pool = UploadPool()
-        return _server_pool
+# The pool every session of this server shares, made on first use; raises ValueError for a bad variable.
+server_pool = one_per_server(UploadPool)

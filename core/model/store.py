@@ -377,19 +377,21 @@ def _finite(value) -> float:
     return float(value)
 
 
+def _between(value, low: float, high: float, what: str) -> float:
+    """A metadata number from ``low`` to ``high``; ValueError saying it is not ``what`` for anything else."""
+    number = _finite(value)
+    if not low <= number <= high:
+        raise ValueError(f"{number!r} is not {what}")
+    return number
+
+
 def _fraction(value) -> float:
     """A metadata accuracy in [0, 1]; ValueError for anything else."""
-    number = _finite(value)
-    if not 0 <= number <= 1:
-        raise ValueError(f"{number!r} is not an accuracy between 0 and 1")
-    return number
+    return _between(value, 0, 1, "an accuracy between 0 and 1")
 
 
 def _at_least_zero(value) -> float:
-    number = _finite(value)
-    if number < 0:
-        raise ValueError(f"{number!r} is not a time of at least 0 seconds")
-    return number
+    return _between(value, 0, math.inf, "a time of at least 0 seconds")
 
 
 def _parameters(value) -> int:

@@ -15,7 +15,6 @@ CNN) plus 0.5 s of steps; ``calibrate`` runs it on the caller's thread (the CLI,
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -27,6 +26,8 @@ import numpy as np
 from core.evaluation.metrics import evaluate_accuracy, train_accuracy_sample
 from core.model.config import TrainConfig, describe_network
 from core.model.network import network_size
+from core.per_server import one_per_server
+from core.settings import number_setting
 from core.training.child_process import Child, end_with_parent, start_child
 from core.training.loop import compile_training, step_counts
 
@@ -178,8 +179,10 @@ class ChildCalibrator:
     """
 
     def __init__(self, seconds_per_shape: float | None = None, memory_mb: float | None = None):
-        self.seconds_per_shape = seconds_per_shape or _setting(CALIBRATION_SECONDS_VARIABLE, CALIBRATION_SECONDS)
-        self.memory_bytes = int((memory_mb or _setting(CALIBRATION_MEMORY_VARIABLE, CALIBRATION_MEMORY_MB)) * 2**20)
+        self.seconds_per_shape = seconds_per_shape or number_setting(
+            CALIBRATION_SECONDS_VARIABLE, CALIBRATION_SECONDS, positive=True)
+        memory_mb = memory_mb or number_setting(CALIBRATION_MEMORY_VARIABLE, CALIBRATION_MEMORY_MB, positive=True)
+        self.memory_bytes = int(memory_mb * 2**20)
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)  # notified whenever a shape's answer is kept
         self._kept: dict[tuple, Calibration | Exception] = {}  # a Calibration, or why the shape was refused
@@ -334,21 +337,6 @@ class ChildCalibrator:
             f"gives it ({CALIBRATION_MEMORY_VARIABLE}). Choose fewer or smaller layers, or smaller batches")
 
 
-def _setting(variable: str, default: float) -> float:
-    """A positive number from the environment variable ``variable``, else ``default``; ValueError naming it."""
-    text = os.environ.get(variable, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < math.inf:
-        raise ValueError(f"{variable}={text!r} is not a positive number; set it to one (default {default:g}), "
-                         "or unset it")
-    return value
-
-
 def _memory_bytes(pid: int) -> int | None:
     """The resident memory of process ``pid`` (Linux /proc); None where it cannot be read."""
     try:
@@ -358,17 +346,8 @@ def _memory_bytes(pid: int) -> int | None:
         return None
 
 
-_server_calibrator: ChildCalibrator | None = None
-_server_calibrator_lock = threading.Lock()
-
-
-def server_calibrator() -> ChildCalibrator:
-    """The process-wide ChildCalibrator the dashboard's pages share."""
-    global _server_calibrator
-    with _server_calibrator_lock:
-        if _server_calibrator is None:
-            _server_calibrator = ChildCalibrator()
-        return _server_calibrator
+# The calibrator every page of this server shares, its child process started with the first question.
+server_calibrator = one_per_server(ChildCalibrator)
 
 
 READY = "ready"  # the child's first message: TensorFlow is imported and warm

@@ -39,6 +39,8 @@ from core.classroom.class_set import ClassDigits, with_class_digits
 from core.data.mnist import MNIST_PATH_VARIABLE, MnistData, load_default
 from core.model.config import TrainConfig, describe
 from core.model.store import ModelStore
+from core.per_server import one_per_server
+from core.settings import number_setting
 from core.training import ray_cluster
 from core.training.child_process import Child, end_with_parent, start_child
 from core.training.job import train_and_save
@@ -415,31 +417,12 @@ def _silence_message(seconds: float) -> str:
 
 def _silence_seconds() -> float:
     """MNIST_WORKER_SILENCE_SECONDS, else SILENCE_SECONDS; ValueError naming the variable."""
-    text = os.environ.get(SILENCE_VARIABLE, "").strip()
-    if not text:
-        return SILENCE_SECONDS
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = 0.0
-    if not 1 <= seconds < float("inf"):
-        raise ValueError(f"{SILENCE_VARIABLE}={text[:20]!r} is not a number of seconds of at least 1; set one "
-                         f"(default {SILENCE_SECONDS:g}), or unset it")
-    return seconds
+    return number_setting(SILENCE_VARIABLE, SILENCE_SECONDS, minimum=1)
 
 
-_server_scheduler: TrainingScheduler | None = None
-_server_scheduler_lock = threading.Lock()
-
-
-def server_scheduler() -> TrainingScheduler:
-    """The scheduler every session of this server shares, made on first use; raises ValueError for a bad
-    MNIST_MAX_TRAINING. Its workers start only with the first run."""
-    global _server_scheduler
-    with _server_scheduler_lock:
-        if _server_scheduler is None:
-            _server_scheduler = TrainingScheduler()
-        return _server_scheduler
+# The scheduler every session of this server shares, made on first use; raises ValueError for a bad
+# MNIST_MAX_TRAINING. Its workers start only with the first run.
+server_scheduler = one_per_server(TrainingScheduler)
 
 
 class _Sender:
