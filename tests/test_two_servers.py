@@ -18,8 +18,7 @@ import yaml
 from core.model.config import default_model_name, preset
 from core.model.store import ModelStore
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
-from helpers.apptest import open_page
-from helpers.browser import MAIN, PAGE_TIMEOUT_MS, assert_no_error, choose, switch_page
+from helpers.browser import MAIN, PAGE_TIMEOUT_MS, assert_no_error, choose, open_page, switch_page
 from helpers.digits import make_tiny_data
 
 CLUSTER = os.environ.get("MNIST_TEST_RAY_ADDRESS", "")
