@@ -136,7 +136,7 @@ def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
         check_run(config)
     upload = st.session_state[UPLOADED][1] if has_upload() else None  # None: the worker loads the server's digits
     st.session_state[JOB] = ScheduledJob(config, upload, store=ModelStore(), save_name=default_model_name(config),
-                                         owner="" if teacher_unlocked() else student_name(),
+                                         owner=owner(),
                                          class_digits=ClassDigits().folder if add_class_digits else None).start()
     st.session_state[CURVE] = None
     st.session_state.pop(SAVED, None)
@@ -184,6 +184,12 @@ def set_student_name(text: str) -> None:
         st.query_params[NAME_PARAMETER] = name
     else:
         st.query_params.pop(NAME_PARAMETER, None)
+
+
+def owner() -> str:
+    """Whom a model this session saves (trains or imports) belongs to: the student's name; nobody ("") for the
+    teacher's, which stay when the class's models are cleared and off the leaderboard."""
+    return "" if teacher_unlocked() else student_name()
 
 
 def acting() -> dict:

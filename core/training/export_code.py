@@ -54,6 +54,8 @@ def training_script(config: TrainConfig, name: str | None = None) -> str:
 
 def _header(config: TrainConfig, name: str, preset_name: str | None) -> str:
     run = f"the {preset_name!r} preset" if preset_name else "a custom setup"
+    plain = f"python {script_file_name(name)}"
+    with_data = f"{plain} --data mnist_data.npz"
     return f'''"""
 Title: MNIST digits: the run {name!r}, as a standalone Keras 3 script
 Description: {run} of the MNIST classroom:
@@ -62,15 +64,16 @@ Description: {run} of the MNIST classroom:
 The same data, layers, optimizer, learning-rate schedule, augmentation, batch size, epochs and seed as the
 app's run. Run it with
 
-    python {_file_name(name)}                         # MNIST from keras.datasets.mnist.load_data()
-    python {_file_name(name)} --data mnist_data.npz   # the lecture's file (X_train, y_train, X_test, y_test)
+    {plain:{len(with_data)}}   # MNIST from keras.datasets.mnist.load_data()
+    {with_data}   # the lecture's file (X_train, y_train, X_test, y_test)
 
 `--epochs N` trains for N epochs instead of {config.epochs}; `--save model.keras` keeps the trained model.
 The last line it prints is test_accuracy=0.xxxx.
 """'''
 
 
-def _file_name(name: str) -> str:
+def script_file_name(name: str) -> str:
+    """A file name for a run's script: the model's name with anything but letters, digits, '-' and '_' as '_'."""
     return "".join(character if character.isalnum() or character in "-_" else "_" for character in name) + ".py"
 
 
