@@ -182,6 +182,8 @@ def class_set_downloads() -> None:
     """The class's handwriting (Draw page) as MNIST files to take home: the lecture's npz, or the four IDX files and
     a README in a zip. Both are written when a button is pressed."""
     drawings = ClassDigits().count()
+    if not drawings:
+        return
     st.markdown("**The class's handwriting as a data set**")
     if drawings < 2:
         st.caption(f"The class set holds {count_text(drawings)}: save at least 2 on the Draw page to download it.")
