@@ -409,19 +409,20 @@ def navigation(number: int, where: Literal["top", "bottom"]) -> None:
 
 def main() -> None:
     """The Lecture page: one step of the walk-through at a time."""
-    title, take_home, presenting = st.columns([3, 1, 1], vertical_alignment="bottom")
+    title, actions = st.columns([1, 2], vertical_alignment="bottom")
     title.title("Lecture")
+    buttons = actions.container(horizontal=True, horizontal_alignment="right")  # each button as wide as its label
     # The notebook is written when the button is pressed (a callable), not on every run of this first page.
-    take_home.download_button("Download this lesson", data=lesson_notebook_bytes, file_name=NOTEBOOK_NAME,
+    buttons.download_button("Download this lesson", data=lesson_notebook_bytes, file_name=NOTEBOOK_NAME,
                               mime="application/x-ipynb+json", on_click="ignore", icon=":material/download:",
                               help="The lecture's walk as a Jupyter notebook in TensorFlow 2, cell by cell, with the "
                                    "one correction (the double softmax) marked")
     # A button, not a toggle: the page already loads a button's code for Previous and Next, while a toggle's (seven
     # more files) would hold the first paint. Filled while on.
     on = st.session_state.get(PRESENTING, False)
-    presenting.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
-                      icon=":material/co_present:", on_click=lambda: st.session_state.update({PRESENTING: not on}),
-                      help="Larger type for a projector; click again for the normal size")
+    buttons.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
+                   icon=":material/co_present:", on_click=lambda: st.session_state.update({PRESENTING: not on}),
+                   help="Larger type for a projector; click again for the normal size")
     if on:
         st.html(PRESENTING_CSS)
     _, digits = session.dataset()

@@ -13,7 +13,7 @@ import streamlit as st
 from core import classroom
 from core.classroom.class_set import ClassDigits, class_set_idx_zip, class_set_npz, count_text
 from core.classroom.identity import teacher_key_set
-from core.classroom.importing import ImportRefused, import_model
+from core.classroom.importing import MAX_FILE_BYTES, ImportRefused, import_model
 from core.drawing.synthetic import LEADERBOARD_DIGITS
 from core.evaluation.explain import first_layer_weights
 from core.evaluation.metrics import drawn_accuracy
@@ -158,7 +158,8 @@ def import_panel() -> None:
                '`"pixels": "0-255"`. It becomes your model: measured on the test digits, on the leaderboard, '
                "and on every page.")
     key = f"models_import_{st.session_state.get(IMPORT_ROUND, 0)}"
-    upload = st.file_uploader("Upload a Keras model (.keras)", type=["keras"], key=key)
+    upload = st.file_uploader("Upload a Keras model (.keras)", type=["keras"], key=key,
+                              max_upload_size=MAX_FILE_BYTES // 2**20)  # refused while it streams in
     if upload is None:
         return
     st.session_state[IMPORT_ROUND] = st.session_state.get(IMPORT_ROUND, 0) + 1
@@ -234,9 +235,10 @@ def main():
     join_link()
     if session.teacher_unlocked():
         teacher_controls(listing.models)
-    if session.teacher_unlocked() or not teacher_key_set():  # the teacher's, or anyone's with no class set up
-        class_set_downloads()
-    import_panel()
+    if not session.present_view():  # the projector shows no controls
+        if session.teacher_unlocked() or not teacher_key_set():  # the teacher's, or anyone's with no class set up
+            class_set_downloads()
+        import_panel()
     if not listing.models:
         st.info("No saved model yet: train one on the Train page, or import one above.")
         return
