@@ -30,6 +30,7 @@ from helpers.keras_files import (
     nan_weights_model,
     plain_model,
     raw_file,
+    residual_model,
     shifted_labels_model,
     with_entry,
     zip_bomb,
@@ -90,6 +91,17 @@ def test_an_imported_models_explanations_work_like_a_trained_ones(mlp_file, data
     assert digit.shape == (28, 28) and probabilities.sum() == pytest.approx(1, abs=1e-5)
 
 
+def test_a_functional_model_with_a_residual_connection_explains_itself_too(data, store, tmp_path):
+    """Not a chain of layers: the explanations read its own graph at its pooling and hidden dense layers."""
+    info, found = import_model(keras_file(residual_model(data), tmp_path / "residual.keras"), data, store)
+    assert "28×28×1" in found and "softmax probabilities (detected)" in found
+    model = store.load(info.name)
+    # The pooled maps and both hidden dense layers (their names are Keras' counters in this process).
+    assert [values.shape for _, values in activations(model, data.x_test[:2])] == [(2, 14, 14, 4), (2, 16), (2, 16)]
+    attributions = saliency(model, data.x_test[:3])  # each digit's own answer
+    assert attributions.shape == (3, 28, 28) and np.isfinite(attributions).all()
+
+
 def test_a_model_starting_with_rescaling_takes_0_255_pixels_and_outputs_logits(data, store, tmp_path):
     cnn = hand_built_cnn(data, rescaling=True)
     info, found = import_model(keras_file(cnn, tmp_path / "cnn.keras"), data, store)
@@ -98,7 +110,7 @@ def test_a_model_starting_with_rescaling_takes_0_255_pixels_and_outputs_logits(d
     expected = cnn.predict_on_batch(data.x_test[..., None].astype("float32"))
     np.testing.assert_allclose(predict_proba(store.load(info.name), data.x_test),
                                np.exp(expected) / np.exp(expected).sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
-    assert [name for name, _ in activations(store.load(info.name), data.x_test[:2])] == ["max_pooling2d"]
+    assert [values.shape for _, values in activations(store.load(info.name), data.x_test[:2])] == [(2, 13, 13, 4)]
 
 
 def test_a_model_whose_metadata_says_0_255_is_fed_so(data, store, tmp_path):

@@ -58,7 +58,7 @@ def activations(model, images: np.ndarray) -> list[tuple[str, np.ndarray]]:
     explainer = _explainer_for(model)
     pixels = _as_pixels(images, "images")
     batch = model_io(model).batch
-    chunks = [explainer.network.predict_on_batch(pixels[start: start + batch])
+    chunks = [_outputs(explainer.network.predict_on_batch(pixels[start: start + batch]))
               for start in range(0, len(pixels), batch)]  # each: hidden arrays..., (B, 10) logits
     return [(name, np.concatenate([np.asarray(chunk[index]) for chunk in chunks]))
             for index, name in enumerate(explainer.names)]
@@ -215,7 +215,7 @@ class _Explainer:
                     hidden.append(flow)
         else:  # a functional model (imported): its own graph, read at the shown layers too
             inner = keras.Model(model.inputs, [*(layer.output for layer in shown), model.outputs[0]])
-            *hidden, flow = inner(fed)
+            *hidden, flow = _outputs(inner(fed))
         if io.output == "probabilities":  # log-probabilities: the logits up to a constant per digit
             flow = keras.ops.log(keras.ops.maximum(flow, SMALLEST_PROBABILITY))
         self.network = network = keras.Model(pixels, [*hidden, flow])
@@ -230,13 +230,18 @@ class _Explainer:
             path = tf.reshape(path, [-1, 28, 28])  # (B*S, 28, 28), one batched forward and backward pass
             with tf.GradientTape() as tape:
                 tape.watch(path)
-                logits = network(path, training=False)[-1]  # (B*S, 10)
+                logits = _outputs(network(path, training=False))[-1]  # (B*S, 10)
                 chosen = tf.gather(logits, tf.repeat(targets, steps), axis=1, batch_dims=1)  # (B*S,)
             gradients = tf.reshape(tape.gradient(chosen, path), [count, steps, 28, 28])  # (B, S, 28, 28)
             return images * tf.tensordot(gradients, weights, [[1], [0]])  # (B, 28, 28)
 
         # (B, 28, 28) digits, (B,) classes, (S,) places on the path and their weights -> (B, 28, 28) tensor
         self.integrated_gradients = integrated_gradients
+
+
+def _outputs(result) -> list:
+    """A model's outputs as a list: Keras gives a model of one output (no hidden layer to show) its tensor alone."""
+    return list(result) if isinstance(result, (list, tuple)) else [result]
 
 
 def _explainer_for(model) -> _Explainer:
