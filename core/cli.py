@@ -1,4 +1,4 @@
-"""Command line: ``python -m core train | evaluate | predict | list``.
+"""Command line: ``python -m core train | evaluate | predict | list | import | export-code``.
 
 Errors print one line on stderr and exit with status 2; no traceback.
 """
@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from core.classroom.importing import import_model
 from core.data.mnist import DataError, load_mnist
 from core.drawing.preprocess import canvas_to_mnist
 from core.evaluation.evaluate import evaluate
@@ -19,6 +20,7 @@ from core.model.config import ACTIVATIONS, OPTIMIZERS, PRESETS, TrainConfig, des
 from core.model.predict import predict_proba
 from core.model.store import ModelStore, StoreError
 from core.training.estimate import estimate_seconds, format_estimate
+from core.training.export_code import model_script
 from core.training.loop import TrainingDiverged, train
 
 EXIT_ERROR = 2
@@ -135,11 +137,37 @@ def _read_image(path: str) -> np.ndarray:
 def list_command(args) -> int:
     listing = ModelStore(args.models_dir).list()
     for info in listing.models:
-        print(f"{info.name}\ttest {info.test_accuracy:.4f}\t{describe(info.config)}\t{info.created}")
+        print(f"{info.name}\ttest {info.test_accuracy:.4f}\t{info.summary}\t{info.created}")
     for name, problem in listing.problems:
         print(f"skipped {name}: {problem}", file=sys.stderr)
     if not listing.models:
         print("no saved models yet: python -m core train --preset lecture --save lecture")
+    return 0
+
+
+def import_command(args) -> int:
+    """Import a .keras file as a saved model, measured on the digits; prints what was found, then its name."""
+    store = ModelStore(args.models_dir)
+    if args.name is not None:
+        store.path_of(args.name)  # a bad name fails before TensorFlow loads
+    data = load_mnist(args.data)
+    _import_tensorflow_quietly()
+    info, found = import_model(args.file, data, store, name=args.name)
+    print(f"data: {data.description}")
+    print(found)
+    print(info.name)
+    return 0
+
+
+def export_code_command(args) -> int:
+    """The standalone Keras script of a saved model's run, on stdout or in --out."""
+    script = model_script(ModelStore(args.models_dir).info(args.model))
+    if args.out is None:
+        sys.stdout.write(script)
+        return 0
+    with open(args.out, "w", encoding="utf-8") as file:
+        file.write(script)
+    print(f"wrote the code of {args.model!r} to {args.out}: python {args.out} --data mnist_data.npz")
     return 0
 
 
@@ -179,6 +207,19 @@ def _parser() -> argparse.ArgumentParser:
     list_parser = commands.add_parser("list", help="saved models")
     list_parser.set_defaults(command=list_command)
     list_parser.add_argument("--models-dir", **models_dir)
+
+    import_parser = commands.add_parser("import", help="import a .keras model trained elsewhere; prints its name")
+    import_parser.set_defaults(command=import_command)
+    import_parser.add_argument("file", metavar="FILE.keras")
+    import_parser.add_argument("--name", help="save it under this name (default: the file's name)")
+    import_parser.add_argument("--data", help="the digits it is measured on (default: MNIST_PATH, ...)")
+    import_parser.add_argument("--models-dir", **models_dir)
+
+    code_parser = commands.add_parser("export-code", help="a saved model's run as a standalone Keras 3 script")
+    code_parser.set_defaults(command=export_code_command)
+    code_parser.add_argument("--model", required=True, metavar="NAME")
+    code_parser.add_argument("--out", metavar="FILE", help="write it here (default: print it)")
+    code_parser.add_argument("--models-dir", **models_dir)
     return parser
 
 

@@ -195,7 +195,7 @@ def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
             check_duration(estimate.seconds, estimate.text())
     student = None if teacher_unlocked() else f"name {student_name()}" if student_name() else f"session {session_tag()}"
     st.session_state[JOB] = ScheduledJob(config, upload, store=ModelStore(), save_name=default_model_name(config),
-                                         owner="" if teacher_unlocked() else student_name(),
+                                         owner=owner(),
                                          class_digits=ClassDigits().folder if add_class_digits else None,
                                          student=student).start()
     st.session_state[CURVE] = None
@@ -244,6 +244,12 @@ def set_student_name(text: str) -> None:
         st.query_params[NAME_PARAMETER] = name
     else:
         st.query_params.pop(NAME_PARAMETER, None)
+
+
+def owner() -> str:
+    """Whom a model this session saves (trains or imports) belongs to: the student's name; nobody ("") for the
+    teacher's, which stay when the class's models are cleared and off the leaderboard."""
+    return "" if teacher_unlocked() else student_name()
 
 
 def acting() -> dict:

@@ -7,7 +7,7 @@ import pytest
 
 from core.model.config import preset
 from core.model.network import build_model
-from core.model.predict import predict_drawing, predict_logits, predict_proba, softmax
+from core.model.predict import ModelIO, declare_io, model_io, predict_drawing, predict_logits, predict_proba, softmax
 from helpers.digits import make_digits, seven_canvas
 
 
@@ -106,3 +106,27 @@ def test_model_predict_is_never_called(model, predict_spy):
     predict_logits(model, images)
     predict_drawing(model, seven_canvas())
     assert predict_spy == []
+
+
+def test_a_model_taking_784_values_and_giving_probabilities_is_fed_and_read_as_it_expects():
+    """A hand-built model passed straight in (not through an import): its input shape and final softmax are read
+    from its layers; the probabilities come back as they are, not squashed by a second softmax."""
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(10, activation="softmax")])
+    images, _ = make_digits(4)
+    expected = np.asarray(model.predict_on_batch(images.reshape(-1, 784) / 255.0))
+    np.testing.assert_allclose(predict_proba(model, images), expected, rtol=1e-4, atol=1e-7)
+    assert model_io(model) == ModelIO((784,), "0-1", "probabilities")
+
+
+def test_a_model_taking_28x28x1_behind_a_rescaling_layer_gets_0_255_pixels():
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Flatten(), keras.layers.Dense(10)])
+    images, _ = make_digits(4)
+    logits = np.asarray(model.predict_on_batch(images[..., None].astype(np.float32)))
+    np.testing.assert_allclose(predict_logits(model, images), logits, rtol=1e-4, atol=1e-5)
+    declare_io(model, ModelIO((28, 28, 1), "0-1", "logits"))  # what an import found wins over the layers
+    assert not np.allclose(predict_logits(model, images), logits, atol=1e-3)

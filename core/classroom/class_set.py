@@ -12,24 +12,32 @@ process and kept (by name) from then on.
 ``with_class_digits`` puts the drawings in front of a data set's training digits (what a training
 run with "Add the class's handwriting" trains on); ``ClassSet.as_test_data`` makes them the test
 digits of a data set, so ``core.evaluation.evaluate`` measures a model on them as on MNIST's test set.
+
+The teacher takes the set home as MNIST files (``class_set_npz``, ``class_set_idx_zip``): every fifth drawing
+of each digit is a test digit (``ClassSet.as_data_set``), and the zip carries a short README (how many of each
+digit, how many students drew them, as counts only, and the date).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from core.classroom.identity import check_student_name
+from core.data.export import IDX_FILES, idx_files, npz_bytes
 from core.data.mnist import IMAGE_SIDE, NUM_CLASSES, MnistData
 from core.model.store import ModelStore
 
@@ -48,6 +56,10 @@ MAX_PER_LABEL = 30
 # at most 9% of drawings beside MNIST's 60,000, however many names a class invents.
 MAX_DRAWINGS = 6000
 _ID = re.compile(r"^\d{20}-[0-9a-f]{32}$")  # a drawing's file name without SUFFIX: time in ns, UUID
+# As MNIST keeps a sixth of its digits for testing and the built-in sample a fifth: every fifth drawing of each
+# digit (oldest first) is a test digit of the downloaded set.
+TEST_EVERY = 5
+README_NAME = "README.txt"
 
 
 class ClassDigitsFull(ValueError):
@@ -94,6 +106,27 @@ class ClassSet:
         """These drawings as the test digits of a data set with no training digits (for core.evaluation.evaluate)."""
         empty = np.zeros((0, IMAGE_SIDE, IMAGE_SIDE), np.uint8)
         return MnistData(empty, np.zeros(0, np.uint8), self.images, self.labels, source="the class's handwriting")
+
+    def test_mask(self) -> np.ndarray:
+        """(N,) bool: the drawings the downloaded set keeps for testing. Every TEST_EVERY-th drawing of each digit,
+        oldest first; with fewer than that of every digit, the newest drawing, so both parts have digits."""
+        positions = np.zeros(len(self), np.int64)  # each drawing's place among the drawings of its digit
+        for digit in range(NUM_CLASSES):
+            of_digit = np.flatnonzero(self.labels == digit)
+            positions[of_digit] = np.arange(len(of_digit))
+        test = positions % TEST_EVERY == TEST_EVERY - 1
+        if not test.any() and len(self) >= 2:
+            test[-1] = True
+        return test
+
+    def as_data_set(self) -> MnistData:
+        """These drawings as an MNIST data set, split by ``test_mask``; ValueError with fewer than 2 drawings."""
+        if len(self) < 2:
+            raise ValueError(f"the class set holds {count_text(len(self))}: a data set needs at least 2, one to "
+                             "train on and one to test; save more on the Draw page")
+        test = self.test_mask()
+        return MnistData(self.images[~test], self.labels[~test], self.images[test], self.labels[test],
+                         source=f"the class's handwriting ({count_text(len(self))})")
 
 
 @dataclass(frozen=True)
@@ -257,6 +290,58 @@ def with_class_digits(data: MnistData, drawings: ClassSet) -> MnistData:
         data.x_test, data.y_test, source=f"{data.source} and the class's handwriting ({count_text(len(drawings))})",
         is_sample=data.is_sample,
     )
+
+
+def class_set_npz(drawings: ClassSet) -> bytes:
+    """The class set as the lecture's npz (X_train, y_train, X_test, y_test; ``ClassSet.as_data_set``), which
+    the Digits page and ``np.load('mnist_data.npz')`` read like MNIST's own."""
+    return npz_bytes(drawings.as_data_set())
+
+
+def class_set_idx_zip(drawings: ClassSet, when: datetime) -> bytes:
+    """The class set as MNIST's four IDX files and a README (``class_set_readme``) in one zip."""
+    data = drawings.as_data_set()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(README_NAME, class_set_readme(drawings, when))
+        for name, content in idx_files(data).items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def class_set_readme(drawings: ClassSet, when: datetime) -> str:
+    """What the downloaded set holds: digits per label (train and test), how many people drew them as counts
+    only (never their names), and when it was taken."""
+    test = drawings.test_mask()
+    rows = []
+    for digit in range(NUM_CLASSES):
+        of_digit = drawings.labels == digit
+        rows.append(f"  {digit}: {int(of_digit.sum()):>5}  (train {int((of_digit & ~test).sum())}, "
+                    f"test {int((of_digit & test).sum())})")
+    per_student = drawings.per_student()
+    named = sorted((count for student, count in per_student.items() if student), reverse=True)
+    people = [f"{len(named)} student{'s' if len(named) != 1 else ''} ({_listed(named)} drawings)"] if named else []
+    if per_student.get("", 0):
+        people.append(f"{count_text(per_student[''])} by nobody named")
+    files = "\n".join(f"  {name}" for name in IDX_FILES.values())
+    return (
+        "The class's handwriting, from the MNIST classroom\n"
+        f"Taken on {when.strftime('%Y-%m-%d %H:%M %Z').strip()}.\n\n"
+        f"{count_text(len(drawings))}, saved on the Draw page: each the 28x28 picture the model saw\n"
+        "(a white digit on black, 0-255) and the digit its author meant.\n"
+        f"Every fifth drawing of each digit is a test digit: train {int((~test).sum()):,}, "
+        f"test {int(test.sum()):,}.\n\n"
+        "Digits per label:\n" + "\n".join(rows) + "\n\n"
+        f"Drawn by {'; '.join(people)}.\n\n"
+        "Files, in MNIST's IDX format (yann.lecun.com/exdb/mnist): images and labels, train then test\n"
+        f"{files}\n"
+    )
+
+
+def _listed(counts: list[int]) -> str:
+    """[40, 22, 15] -> '40, 22 and 15'."""
+    words = [f"{count:,}" for count in counts]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def count_text(count: int) -> str:

@@ -1,8 +1,9 @@
 """Inside the network: hidden activations, integrated-gradients saliency, first-layer weights, 2-D embeddings.
 
 Every function takes a trained Keras model as ``core.model.config.build_model`` makes
-it (or ``core.model.store.ModelStore.load`` gives it back) and digits shaped
-(N, 28, 28), floats in [0, 1] or uint8 0-255, as ``core.model.predict`` does.
+it (or ``core.model.store.ModelStore.load`` gives it back, an imported one included) and digits
+shaped (N, 28, 28), floats in [0, 1] or uint8 0-255, as ``core.model.predict`` does: each model is fed
+as ``core.model.predict.model_io`` says, and its probabilities, if it gives them, are read as logits.
 
 Per model, one multi-output Keras model (the hidden layers and the logits) and
 one compiled gradient function are built on first use and kept as long as the
@@ -16,7 +17,7 @@ from typing import Callable, Literal, get_args
 
 import numpy as np
 
-from core.model.predict import BATCH, predict_logits
+from core.model.predict import SMALLEST_PROBABILITY, model_io, predict_logits
 
 EmbedMethod = Literal["pca", "tsne"]
 EMBED_METHODS: tuple[str, ...] = get_args(EmbedMethod)
@@ -56,8 +57,9 @@ def activations(model, images: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """
     explainer = _explainer_for(model)
     pixels = _as_pixels(images, "images")
-    chunks = [explainer.network.predict_on_batch(pixels[start: start + BATCH])
-              for start in range(0, len(pixels), BATCH)]  # each: hidden arrays..., (B, 10) logits
+    batch = model_io(model).batch
+    chunks = [_outputs(explainer.network.predict_on_batch(pixels[start: start + batch]))
+              for start in range(0, len(pixels), batch)]  # each: hidden arrays..., (B, 10) logits
     return [(name, np.concatenate([np.asarray(chunk[index]) for chunk in chunks]))
             for index, name in enumerate(explainer.names)]
 
@@ -115,14 +117,18 @@ def first_layer_weights(model) -> np.ndarray:
     Returns
     -------
     (units, 28, 28) float32: unit u's weight on each pixel; e.g. (64, 28, 28) for the lecture.
-    Raises ValueError for a CNN, whose first layer sees 3x3 patches, not the whole digit.
+    Raises ValueError for a CNN, whose first layer sees 3x3 patches, not the whole digit (and for an imported
+    model whose first dense layer does not see all 784 pixels).
     """
     import keras
 
     if any(isinstance(layer, keras.layers.Conv2D) for layer in model.layers):
         raise ValueError("first_layer_weights works on MLPs only: this model is a CNN, whose first layer "
                          "looks at 3x3 patches; use activations() to see its feature maps")
-    dense = next(layer for layer in model.layers if isinstance(layer, keras.layers.Dense))
+    dense = next((layer for layer in model.layers if isinstance(layer, keras.layers.Dense)), None)
+    if dense is None or tuple(dense.kernel.shape)[0] != 784:
+        raise ValueError("first_layer_weights works on MLPs whose first dense layer weighs every pixel; this "
+                         "model's first layer does not see the whole digit")
     kernel = np.asarray(dense.kernel)  # (784, units): Flatten reads the digit row by row
     return kernel.T.reshape(-1, 28, 28).astype(np.float32)  # (units, 28, 28)
 
@@ -186,20 +192,32 @@ class _Explainer:
         import keras
         import tensorflow as tf
 
+        io = model_io(model)
         shown = _hidden_layers(model)
         # A functional model over the same layers (the weights are shared, not copied): the
-        # hidden outputs, then the logits. The layers are called afresh on one new input
-        # rather than reusing `layer.output`: a Sequential rebuilds its graph as each layer is
-        # added, so `layer.output` of different layers can sit on separate copies of the
-        # network, and a model mixing them ran it once per output (4x slower on the CNN).
+        # hidden outputs, then the logits. It takes (N, 28, 28) pixels in [0, 1] whatever the model
+        # takes (an imported one may want 784 values or 0-255), so the gradients are per pixel.
         # It holds the layers, not `model`, so the weak cache lets `model` go.
         pixels = keras.Input(shape=(28, 28), name="pixels")
-        self.names, hidden, flow = [], [], pixels
-        for layer in model.layers:
-            flow = layer(flow)
-            if any(layer is wanted for wanted in shown):
-                self.names.append(layer.name)
-                hidden.append(flow)
+        fed = pixels
+        if io.shape != (28, 28) or io.scale != 1:
+            fed = keras.ops.reshape(pixels * io.scale, (-1, *io.shape))  # (N, *io.shape)
+        self.names = [layer.name for layer in shown]
+        if isinstance(model, keras.Sequential):
+            # The layers are called afresh on the new input rather than reusing `layer.output`: a
+            # Sequential rebuilds its graph as each layer is added, so `layer.output` of different
+            # layers can sit on separate copies of the network, and a model mixing them ran it once
+            # per output (4x slower on the CNN).
+            hidden, flow = [], fed
+            for layer in model.layers:
+                flow = layer(flow)
+                if any(layer is wanted for wanted in shown):
+                    hidden.append(flow)
+        else:  # a functional model (imported): its own graph, read at the shown layers too
+            inner = keras.Model(model.inputs, [*(layer.output for layer in shown), model.outputs[0]])
+            *hidden, flow = _outputs(inner(fed))
+        if io.output == "probabilities":  # log-probabilities: the logits up to a constant per digit
+            flow = keras.ops.log(keras.ops.maximum(flow, SMALLEST_PROBABILITY))
         self.network = network = keras.Model(pixels, [*hidden, flow])
 
         @tf.function(input_signature=[
@@ -212,13 +230,18 @@ class _Explainer:
             path = tf.reshape(path, [-1, 28, 28])  # (B*S, 28, 28), one batched forward and backward pass
             with tf.GradientTape() as tape:
                 tape.watch(path)
-                logits = network(path, training=False)[-1]  # (B*S, 10)
+                logits = _outputs(network(path, training=False))[-1]  # (B*S, 10)
                 chosen = tf.gather(logits, tf.repeat(targets, steps), axis=1, batch_dims=1)  # (B*S,)
             gradients = tf.reshape(tape.gradient(chosen, path), [count, steps, 28, 28])  # (B, S, 28, 28)
             return images * tf.tensordot(gradients, weights, [[1], [0]])  # (B, 28, 28)
 
         # (B, 28, 28) digits, (B,) classes, (S,) places on the path and their weights -> (B, 28, 28) tensor
         self.integrated_gradients = integrated_gradients
+
+
+def _outputs(result) -> list:
+    """A model's outputs as a list: Keras gives a model of one output (no hidden layer to show) its tensor alone."""
+    return list(result) if isinstance(result, (list, tuple)) else [result]
 
 
 def _explainer_for(model) -> _Explainer:

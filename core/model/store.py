@@ -5,7 +5,9 @@ A ``.keras`` file is a zip; next to Keras' own entries we add
 history can never be separated, the file still loads in plain Keras, and a
 listing reads only that small entry (no TensorFlow needed). Writes go to a
 temporary file first and are moved into place in one step, so a crash in the
-middle of a save leaves the earlier version intact.
+middle of a save leaves the earlier version intact. A model a student brought
+(core.classroom.importing) is stored the same way, its metadata saying so:
+origin "uploaded", no config, and how it is fed (core.model.predict.ModelIO).
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from core.model.config import TrainConfig
+from core.model.config import TrainConfig, describe
+from core.model.predict import ModelIO, declare_io
 
 MODELS_DIR_VARIABLE = "MNIST_MODELS_DIR"
 META_ENTRY = "mnist_run.json"
 # The layout of mnist_run.json. Files from before the field existed read as version 1: the same layout.
 # A newer version is refused with a message rather than misread.
-META_VERSION = 1
+# Version 2 added uploaded models (core.classroom.importing): "origin": "uploaded", "config": null, "network", "io".
+META_VERSION = 2
+ORIGINS = ("trained", "uploaded")
 # save_new: each refusal means another session just took that name. A try takes microseconds once the model is
 # written, so even many servers finishing at once leave a free name within a few tries.
 FREE_NAME_TRIES = 100
@@ -64,7 +69,7 @@ class ModelInfo:
 
     name: str
     path: Path
-    config: TrainConfig
+    config: TrainConfig | None  # None for a model trained elsewhere and uploaded (origin "uploaded")
     train_accuracy: float
     test_accuracy: float
     training_seconds: float
@@ -78,6 +83,14 @@ class ModelInfo:
     # Accuracy on core.drawing.synthetic' drawn test digits, measured when the training worker saved it;
     # None: not measured (files from before the field, the CLI's, uploads). Old readers ignore the key.
     drawn_accuracy: float | None = None
+    origin: str = "trained"  # one of ORIGINS: a run of this app, or a .keras file a student brought
+    network: str = ""  # an uploaded model's layers in words (core.classroom.importing); "" for a trained one
+    io: ModelIO | None = None  # how an uploaded model is fed (core.model.predict); None: as this app's own
+
+    @property
+    def summary(self) -> str:
+        """The network and how it was trained, in one line (core.model.config.describe), or what was uploaded."""
+        return describe(self.config) if self.config is not None else f"uploaded: {self.network}"
 
 
 @dataclass
@@ -256,11 +269,15 @@ class ModelStore:
         if not path.is_file():
             raise StoreError(f"no saved model named {name!r} in {self.folder}")
         try:
-            return keras.saving.load_model(path, safe_mode=True, compile=False)
+            model = keras.saving.load_model(path, safe_mode=True, compile=False)
         except Exception as error:
             if not path.is_file():  # deleted meanwhile, by another session or server
                 raise StoreError(f"no saved model named {name!r} in {self.folder}: it was just deleted") from None
             raise StoreError(f"{path.name} could not be loaded as a Keras model ({error})") from None
+        io = self._info(path).io
+        if io is not None:  # an uploaded model: fed as its import found (core.model.predict)
+            declare_io(model, io)
+        return model
 
     def rename(self, name: str, new_name: str, by: str | None = None, unowned_shared: bool = True) -> ModelInfo:
         """Rename a model; ``by`` and ``unowned_shared`` as in ``check_owner``."""
@@ -331,7 +348,11 @@ class ModelStore:
             if version < 1:
                 raise StoreError(f"{path.name} has format {version!r}, older than any this tool wrote; "
                                  "train the model again")
-            config = TrainConfig.from_saved(_typed(meta["config"], dict, "config"))
+            origin = meta.get("origin", "trained")
+            if origin not in ORIGINS:
+                raise ValueError(f"origin {origin!r:.40} is not one of {', '.join(ORIGINS)}")
+            uploaded = origin == "uploaded"
+            config = None if uploaded else TrainConfig.from_saved(_typed(meta["config"], dict, "config"))
             return ModelInfo(
                 name=path.stem, path=path, config=config,
                 train_accuracy=_fraction(meta["train_accuracy"]), test_accuracy=_fraction(meta["test_accuracy"]),
@@ -343,6 +364,8 @@ class ModelStore:
                 parameters=_parameters(meta.get("parameters", 0)),
                 owner=_text(meta.get("owner", ""), "owner", MAX_OWNER),
                 drawn_accuracy=None if meta.get("drawn_accuracy") is None else _fraction(meta["drawn_accuracy"]),
+                origin=origin, network=str(meta["network"]) if uploaded else "",
+                io=ModelIO.from_dict(meta["io"]) if uploaded else None,
             )
         except StoreError:
             raise

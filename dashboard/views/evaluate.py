@@ -41,7 +41,7 @@ def train_accuracy_metric(slot, column, info, data_key, data, evaluation: Evalua
     saved = saved_train_accuracy(info, data, evaluation)
     if saved is not None:
         held_out = (f" The {info.config.validation_split:.0%} of them held out for validation are not counted."
-                    if info.config.validation_split else "")
+                    if info.config is not None and info.config.validation_split else "")
         slot.metric(TRAIN_LABEL, f"{saved:.4f}", help=f"Measured when {escape(info.name)} finished training on these "
                                                       f"digits, and saved with it.{held_out}")
         return

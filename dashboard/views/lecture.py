@@ -17,6 +17,7 @@ import streamlit as st
 from core import lecture
 from core.data.mnist import MnistData, flatten_images, normalize_images, one_hot
 from core.evaluation.evaluate import saved_train_accuracy
+from core.lesson_notebook import NOTEBOOK_NAME, lesson_notebook_bytes
 from core.model.config import describe, preset
 from core.model.predict import predict_logits, predict_proba, softmax
 from core.model.store import StoreError
@@ -69,7 +70,7 @@ def trained_network(data: MnistData) -> tuple[str, object] | None:
     info = session.active_model()
     if info is None:
         return None
-    return f"the active model **{escape(info.name)}** ({describe(info.config)})", caches.load_model(info)
+    return f"the active model **{escape(info.name)}** ({escape(info.summary)})", caches.load_model(info)
 
 
 def first_digit_html(data: MnistData, size: int) -> str:
@@ -319,7 +320,7 @@ def accuracy(data: MnistData) -> None:
     except (StoreError, ValueError) as error:
         st.error(f"{escape(error)}. Choose another model on the Evaluate page, or train again two steps back.")
         return
-    source = f"the active model **{escape(info.name)}** ({describe(info.config)})"
+    source = f"the active model **{escape(info.name)}** ({escape(info.summary)})"
     test_accuracy = evaluation.test_accuracy
     st.markdown(f"The fraction of digits whose highest probability is the right digit, for {source}:")
     left, right = st.columns(2)
@@ -405,14 +406,20 @@ def navigation(number: int, where: Literal["top", "bottom"]) -> None:
 
 def main() -> None:
     """The Lecture page: one step of the walk-through at a time."""
-    title, presenting = st.columns([4, 1], vertical_alignment="bottom")
+    title, actions = st.columns([1, 2], vertical_alignment="bottom")
     title.title("Lecture")
+    buttons = actions.container(horizontal=True, horizontal_alignment="right")  # each button as wide as its label
+    # The notebook is written when the button is pressed (a callable), not on every run of this first page.
+    buttons.download_button("Download this lesson", data=lesson_notebook_bytes, file_name=NOTEBOOK_NAME,
+                              mime="application/x-ipynb+json", on_click="ignore", icon=":material/download:",
+                              help="The lecture's walk as a Jupyter notebook in TensorFlow 2, cell by cell, with the "
+                                   "one correction (the double softmax) marked")
     # A button, not a toggle: the page already loads a button's code for Previous and Next, while a toggle's (seven
     # more files) would hold the first paint. Filled while on.
     on = st.session_state.get(PRESENTING, False)
-    presenting.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
-                      icon=":material/co_present:", on_click=lambda: st.session_state.update({PRESENTING: not on}),
-                      help="Larger type for a projector; click again for the normal size")
+    buttons.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
+                   icon=":material/co_present:", on_click=lambda: st.session_state.update({PRESENTING: not on}),
+                   help="Larger type for a projector; click again for the normal size")
     if on:
         st.html(PRESENTING_CSS)
     _, digits = session.dataset()

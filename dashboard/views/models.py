@@ -1,15 +1,19 @@
-"""Models: the class's leaderboard and join link; every saved model, their loss curves side by side; rename and
-delete (a student only their own), download (any); an MLP's first-layer weights; the teacher's class rules."""
+"""Models: the class's leaderboard and join link; import a model trained elsewhere; every saved model, their loss
+curves side by side; rename and delete (a student only their own), download (any), its code; an MLP's first-layer
+weights; the teacher's class rules and the class's handwriting as a data set to take home."""
 
 import dataclasses
 import functools
+from datetime import datetime, timezone
 from pathlib import Path
 
 import segno
 import streamlit as st
 
 from core import classroom
-from core.classroom.class_set import ClassDigits, count_text
+from core.classroom.class_set import ClassDigits, class_set_idx_zip, class_set_npz, count_text
+from core.classroom.identity import teacher_key_set
+from core.classroom.importing import MAX_FILE_BYTES, ImportRefused, import_model
 from core.drawing.synthetic import LEADERBOARD_DIGITS
 from core.evaluation.explain import first_layer_weights
 from core.evaluation.metrics import drawn_accuracy
@@ -17,6 +21,7 @@ from core.model.config import LIMITS, PRESETS, describe_network, describe_traini
 from core.model.store import ModelStore, StoreError
 from core.training.scheduler import server_scheduler
 from dashboard import caches, figures, session
+from dashboard.code_panel import code_panel
 from dashboard.explain_blocks import weights_grid_html
 from dashboard.loss_curve import LossCurve, smoothing_for
 from dashboard.plain_text import escape
@@ -32,6 +37,7 @@ PRESENT_LEADERBOARD_CSS = ("<style>.st-key-models_leaderboard td, .st-key-models
                            ".st-key-models_leaderboard strong { font-size: 1.6rem; }</style>")
 NO_NAME = "students without a name"
 QR_SCALE = 5  # pixels per QR module: a 33-module code is 165 px, readable by a phone across a classroom
+IMPORT_ROUND = "models_import_round"  # part of the model uploader's key: each import starts from an empty uploader
 
 
 def rename(name):
@@ -188,6 +194,59 @@ def server_runs():
         button.button("Stop", key=f"models_stop_run_{run.run_id}", on_click=stop_run, args=(run.run_id, who))
 
 
+def import_panel() -> None:
+    """A .keras file trained elsewhere becomes this session's model (core.classroom.importing), measured on the
+    session's digits; the outcome, one line, shows at the top of the page."""
+    st.subheader("Import a model")
+    st.caption("Trained a network at home or in a notebook? Upload its `.keras` file (Keras 3). It must take one "
+               "digit as 28×28, 28×28×1 or 784 values and give 10 (logits or softmax probabilities); pixels go "
+               "in as 0-1 floats, unless it starts with `Rescaling(1/255)` or its metadata.json says "
+               '`"pixels": "0-255"`. It becomes your model: measured on the test digits, on the leaderboard, '
+               "and on every page.")
+    key = f"models_import_{st.session_state.get(IMPORT_ROUND, 0)}"
+    upload = st.file_uploader("Upload a Keras model (.keras)", type=["keras"], key=key,
+                              max_upload_size=MAX_FILE_BYTES // 2**20)  # refused while it streams in
+    if upload is None:
+        return
+    st.session_state[IMPORT_ROUND] = st.session_state.get(IMPORT_ROUND, 0) + 1
+    _, data = session.dataset()
+    with st.spinner(f"Checking {escape(upload.name)} and measuring it on the test digits..."):
+        try:
+            info, found = import_model(upload.getvalue(), data, ModelStore(), owner=session.owner(),
+                                       file_name=upload.name)
+        except (ImportRefused, StoreError, OSError) as error:
+            st.session_state[MESSAGE] = ("error", f"{error}. Nothing was saved.")
+        except Exception as error:  # noqa: BLE001 - whatever else, the page goes on
+            st.session_state[MESSAGE] = ("error", f"{upload.name} could not be imported ({type(error).__name__}). "
+                                                  "Nothing was saved.")
+        else:
+            session.set_active_model(info.name)
+            st.session_state[MESSAGE] = ("success", found)
+    st.rerun()
+
+
+def class_set_downloads() -> None:
+    """The class's handwriting (Draw page) as MNIST files to take home: the lecture's npz, or the four IDX files and
+    a README in a zip. Both are written when a button is pressed."""
+    drawings = ClassDigits().count()
+    if not drawings:
+        return
+    st.markdown("**The class's handwriting as a data set**")
+    if drawings < 2:
+        st.caption(f"The class set holds {count_text(drawings)}: save at least 2 on the Draw page to download it.")
+        return
+    st.caption(f"{count_text(drawings)} as MNIST files: every fifth drawing of each digit is a test digit. The "
+               ".npz opens with `np.load` as the lecture's file does, and on the Digits page.")
+    npz_column, idx_column = st.columns(2)
+    npz_column.download_button("Download as .npz", data=lambda: class_set_npz(ClassDigits().load()),
+                               file_name="class-digits.npz", mime="application/octet-stream", on_click="ignore",
+                               key="models_class_npz", icon=":material/download:")
+    idx_column.download_button(
+        "Download as IDX files (.zip)", file_name="class-digits-idx.zip", mime="application/zip", on_click="ignore",
+        data=lambda: class_set_idx_zip(ClassDigits().load(), datetime.now(timezone.utc)), key="models_class_idx",
+        icon=":material/download:")
+
+
 def teacher_controls(models):
     """The teacher's rules for every student's run, and clearing the class's models."""
     st.subheader("Teacher")
@@ -232,17 +291,23 @@ def main():
     join_link()
     if session.teacher_unlocked():
         teacher_controls(listing.models)
+    if not session.present_view():  # the projector shows no controls
+        if session.teacher_unlocked() or not teacher_key_set():  # the teacher's, or anyone's with no class set up
+            class_set_downloads()
+        import_panel()
     if not listing.models:
-        st.info("No saved model yet: train one on the Train page.")
+        st.info("No saved model yet: train one on the Train page, or import one above.")
         return
     st.subheader("All models")
     st.dataframe([{
-        "name": info.name, "owner": info.owner, "architecture": describe_network(info.config),
+        "name": info.name, "owner": info.owner, "origin": info.origin,
+        "architecture": describe_network(info.config) if info.config is not None else info.network,
         "hyperparameters": f"{info.config.activation}, {describe_training(info.config)}"
-                           + (" (stopped early)" if info.stopped else ""),
+                           + (" (stopped early)" if info.stopped else "") if info.config is not None else "",
         "test accuracy": info.test_accuracy, "drawn accuracy": info.drawn_accuracy,
         "train accuracy": info.train_accuracy,
-        "training time (s)": info.training_seconds, "parameters": info.parameters,
+        "training time (s)": info.training_seconds if info.config is not None else None,
+        "parameters": info.parameters,
         "date": info.created.replace("T", " ").replace("+00:00", " UTC"), "data": info.data_description,
     } for info in listing.models], hide_index=True, column_config={
         "test accuracy": st.column_config.NumberColumn(format="percent"),
@@ -274,6 +339,18 @@ def main():
     with st.expander(f"First-layer weights of {escape(name)}", key="models_weights", on_change="rerun") as weights:
         if weights.open:  # loading a model starts TensorFlow: only when asked
             show_weights(info)
+    with st.expander("Code", key="models_code", on_change="rerun") as code:
+        if code.open:
+            show_code(info)
+
+
+def show_code(info) -> None:
+    """The run of a trained model as one standalone Keras script; an uploaded model's code is not here."""
+    if info.config is None:
+        st.info(f"{escape(info.name)} was uploaded, not trained here: its code is wherever it was trained. Every "
+                "model trained here has its code, and so has the Train page's setup.")
+        return
+    code_panel(info.config, info.name, key="models_code_download")
 
 
 def show_weights(info) -> None:

@@ -4,7 +4,9 @@ import streamlit as st
 
 from core.classroom.rules import check_duration
 from core.lecture import memorize_five, untrained_probabilities
+from core.model.config import default_model_name
 from dashboard import caches, figures, session, train_form
+from dashboard.code_panel import code_panel
 from dashboard.plain_text import escape
 from dashboard.training_view import live_view, results_view
 
@@ -83,6 +85,15 @@ def main() -> None:
         live_view()
     elif session.job() is not None:
         results_view(session.job().snapshot())
+
+    with st.expander("Code", key="train_code", on_change="rerun") as code:
+        if code.open:  # the form's current settings as a standalone Keras script
+            try:
+                config = train_form.config()
+            except ValueError as error:
+                st.info(f"The form has a value that cannot train ({escape(error)}): fix it to see its code.")
+            else:
+                code_panel(config, default_model_name(config), key="train_code_download")
 
     with st.expander("Why our loss is not quite the lecture's"):
         st.markdown(
