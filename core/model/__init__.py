@@ -4,12 +4,12 @@ models (store) and a run's settings as a link (share_links).
 
 from core.model.config import PRESETS, TrainConfig, default_model_name, describe, parse_units, preset
 from core.model.network import build_model
-from core.model.predict import predict_drawing, predict_logits, predict_proba, softmax
+from core.model.predict import predict_canvas_json, predict_drawing, predict_logits, predict_proba, softmax
 from core.model.share_links import from_query, to_query
 from core.model.store import ModelInfo, ModelStore, StoreError
 
 __all__ = [
     "PRESETS", "ModelInfo", "ModelStore", "StoreError", "TrainConfig", "build_model", "default_model_name",
-    "describe", "from_query", "parse_units", "predict_drawing", "predict_logits", "predict_proba", "preset",
-    "softmax", "to_query",
+    "describe", "from_query", "parse_units", "predict_canvas_json", "predict_drawing", "predict_logits",
+    "predict_proba", "preset", "softmax", "to_query",
 ]
