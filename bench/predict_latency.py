@@ -1,15 +1,16 @@
 """Prediction latency: one drawn digit through the per-stroke path vs Keras' model.predict.
 
-The per-stroke path is what the Draw page runs when the pen lifts: the strokes
-as its pad sends them (a point every 2 pixels) drawn back into the 280x280
-frame (core.drawing.strokes.rasterize_strokes), then core.model.predict.predict_drawing
-(canvas_to_mnist, then predict_proba, a direct model call). The baseline is
+The per-stroke path is what the Draw page runs when the canvas sends a stroke:
+core.model.predict.predict_canvas_json on the canvas's Fabric JSON (here a
+point every 2 pixels): the strokes read out of it and drawn back into the
+280x280 frame (core.drawing.strokes), then canvas_to_mnist and predict_proba,
+a direct model call. The baseline is
 model.predict on the same already-preprocessed digit, so the baseline does
 less work. Both run in the same process after a warm-up, in turns of
 BLOCK calls each, so that a slower spell of the machine slows both alike
 (on a 2-core AMD EPYC VM the same code's per-stroke median drifted from 2.2
 to 3.9 ms between runs a minute apart); within a turn the caches stay as a
-pen moving over the pad keeps them. Target: the per-stroke path at least
+pen moving over the canvas keeps them. Target: the per-stroke path at least
 15x faster than model.predict (medians), so the guess never waits on the
 model.
 
@@ -28,20 +29,20 @@ import numpy as np
 
 from core.data.mnist import load_mnist  # noqa: E402
 from core.drawing.preprocess import canvas_to_mnist  # noqa: E402
-from core.drawing.strokes import rasterize_strokes  # noqa: E402
+from core.drawing.strokes import canvas_json, rasterize_strokes  # noqa: E402
 from core.model.config import preset  # noqa: E402
-from core.model.predict import predict_drawing  # noqa: E402
+from core.model.predict import predict_canvas_json  # noqa: E402
 from core.training.loop import train  # noqa: E402
 
 TARGET_RATIO = 15.0
 WARM_UP = 20
 BLOCK = 30  # calls in one turn: ten turns each over the default 300 calls
-# The pad sends a point whenever the pen has moved a pixel; a mouse reports every few pixels.
+# Fabric's pencil keeps a point whenever the pen has moved a pixel or two; a mouse reports every few pixels.
 POINT_SPACING = 2.0
 
 
 def drawn_strokes() -> list[dict]:
-    """A '4' in two 18-pixel strokes, as the Draw page's pad sends it: a point every POINT_SPACING pixels."""
+    """A '4' in two 18-pixel strokes, a point every POINT_SPACING pixels along each."""
     return [{"width": 18, "points": _along([(150, 40), (70, 170), (215, 170)])},
             {"width": 18, "points": _along([(175, 95), (165, 250)])}]
 
@@ -84,17 +85,19 @@ def main() -> int:
     print(f"model: lecture preset, {args.epochs} epoch(s), test accuracy {result.test_accuracy:.4f}")
     model = result.model
     strokes = drawn_strokes()
+    drawing = canvas_json(strokes)  # as the canvas sends them
     digit = canvas_to_mnist(rasterize_strokes(strokes))[None]  # (1, 28, 28), the input model.predict gets
 
-    _, probabilities = predict_drawing(model, rasterize_strokes(strokes))
+    _, probabilities = predict_canvas_json(model, drawing)
     print(f"drawn '4' ({sum(len(stroke['points']) // 2 for stroke in strokes)} points) read as "
           f"{int(np.argmax(probabilities))} (probability {probabilities.max():.3f})")
-    stroke, keras_predict = milliseconds_in_turns(lambda: predict_drawing(model, rasterize_strokes(strokes)),
+    stroke, keras_predict = milliseconds_in_turns(lambda: predict_canvas_json(model, drawing),
                                                   lambda: model.predict(digit, verbose=0), args.iterations)
 
     p50, p95 = np.percentile(stroke, [50, 95])
     predict_p50, predict_p95 = np.percentile(keras_predict, [50, 95])
-    print(f"per-stroke path (rasterize_strokes + canvas_to_mnist + predict_proba), {args.iterations} runs: "
+    print(f"per-stroke path (predict_canvas_json: the canvas's JSON -> strokes -> pixels, canvas_to_mnist, "
+          f"predict_proba), {args.iterations} runs: "
           f"p50 {p50:.2f} ms, p95 {p95:.2f} ms")
     print(f"model.predict on the preprocessed digit, {args.iterations} runs: "
           f"p50 {predict_p50:.2f} ms, p95 {predict_p95:.2f} ms")

@@ -23,12 +23,13 @@ class SaveNote(NamedTuple):
 
 
 def ask_meant_digit(key: str, on_save: Callable, args: tuple) -> None:
-    """Under the guess: which digit the student meant (the control ``key``), and a button that calls
+    """Under the guess: which digit the student meant (the control ``key``), and beside it a button that calls
     ``on_save(*args)`` once one is chosen."""
-    meant = st.segmented_control(MEANT_LABEL, list(range(10)), key=key,
-                                 help="Your drawing and the digit you meant join the class's handwriting: "
-                                      "Evaluate measures any model on it, and Train can learn from it.")
-    st.button(SAVE_LABEL, disabled=meant is None, on_click=on_save, args=args, key=f"{key}_save")
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        meant = st.segmented_control(MEANT_LABEL, list(range(10)), key=key,
+                                     help="Your drawing and the digit you meant join the class's handwriting: "
+                                          "Evaluate measures any model on it, and Train can learn from it.")
+        st.button(SAVE_LABEL, disabled=meant is None, on_click=on_save, args=args, key=f"{key}_save")
 
 
 def save_to_class_set(digit: np.ndarray, label: int, student: str) -> SaveNote:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 from typing import NamedTuple
 
 import numpy as np
 import streamlit as st
 
-from core.drawing.strokes import rasterize_strokes
-from core.model.predict import predict_drawing
+from core.model.predict import predict_canvas_json
 from dashboard import explain_blocks, html_blocks
 from dashboard.plain_text import escape
 
 BLANK_MESSAGE = "Draw a digit in the black square: the model reads it each time you lift the pen."
+NO_GUESS = "–"  # the Prediction shown before there is a digit to read
+GUESS_WIDTH = 250  # pixels: the guess and its bars; beside the 280-pixel canvas on a 1024-pixel tablet too
+SEEN_CAPTION = "What the model sees: 28×28, centred the way MNIST digits are"
 EXPLAIN_CLASS = "draw_explain_class"  # st.session_state key: the class the saliency map explains (None: the guess)
 
 
@@ -25,26 +29,37 @@ class Reading(NamedTuple):
     guess: int
 
 
-def show_prediction(model, strokes: list[dict]) -> Reading | None:
-    """The guess for ``strokes`` (as drawing_pad returns them), its ten probabilities and the 28x28 input.
+def drawing_id(drawing: dict | None) -> str:
+    """A short name for what the canvas's Fabric JSON ``drawing`` holds: another stroke, an Undo, another name."""
+    return hashlib.blake2b(json.dumps(drawing, sort_keys=True, default=str).encode(), digest_size=6).hexdigest()
 
-    Returns what was read, or None for a blank pad or strokes that cannot be read.
+
+def show_prediction(model, drawing: dict | None) -> Reading | None:
+    """The guess for the canvas's Fabric JSON ``drawing`` and its ten probabilities (``show_seen``: the input).
+
+    Returns what was read, or None for a blank canvas or a drawing that cannot be read. A blank canvas shows
+    the Prediction metric without a digit: the browser fetches a kind of element's code when it first shows
+    one, and that took the session's first guess 0.7-1.2 s to appear instead of 0.3 s.
     """
     try:
-        digit, probabilities = predict_drawing(model, rasterize_strokes(strokes)) if strokes else (None, None)
+        digit, probabilities = predict_canvas_json(model, drawing)
     except ValueError as error:
-        st.error(f"This drawing cannot be read ({escape(error)}). Press Clear and draw again.")
+        st.error(f"This drawing cannot be read ({escape(error)}). Clear the canvas (its bin) and draw again.")
         return None
     if digit is None:
+        st.metric("Prediction", NO_GUESS, delta="nothing drawn yet", delta_color="off", delta_arrow="off")
         st.info(BLANK_MESSAGE)
         return None
     guess = int(np.argmax(probabilities))
     st.metric("Prediction", str(guess), delta=f"{probabilities[guess]:.1%} confident",
               delta_color="off", delta_arrow="off")
-    st.html(explain_blocks.probabilities_html(probabilities))
-    st.html(html_blocks.gallery_html([digit], ["What the model sees: 28×28, centred the way MNIST digits are"],
-                                     columns=1, size=168))
+    st.html(explain_blocks.probabilities_html(probabilities, width=180))
     return Reading(digit, probabilities, guess)
+
+
+def show_seen(reading: Reading) -> None:
+    """The 28x28 digit the model read."""
+    st.html(html_blocks.gallery_html([reading.digit], [SEEN_CAPTION], columns=1, size=168), width="content")
 
 
 def show_explanations(model, reading: Reading) -> None:

@@ -1,5 +1,6 @@
-"""The Draw page in Streamlit's AppTest: a blank pad asks for a digit, strokes get a guess and why,
-and with no model saved the Lecture preset can be trained on the spot."""
+"""The Draw page in Streamlit's AppTest: a blank canvas asks for a digit, what the canvas sends (Fabric's JSON) gets
+a guess and why, and with no model saved the Lecture preset can be trained on the spot. The canvas itself, its
+toolbar and touch: tests/test_browser_draw.py."""
 
 from __future__ import annotations
 
@@ -9,61 +10,61 @@ from streamlit.testing.v1 import AppTest
 
 from core.model.config import preset
 from core.model.store import ModelStore
-from dashboard.prediction_panel import BLANK_MESSAGE, EXPLAIN_CLASS
-from helpers.apptest import BAR, button, draw_on_pad, draw_page, run_to_the_end
+from core.drawing.strokes import canvas_json
+from dashboard.prediction_panel import BLANK_MESSAGE, EXPLAIN_CLASS, NO_GUESS
+from helpers.apptest import BAR, button, draw_on_canvas, draw_page, run_to_the_end
 
 
 def test_a_blank_canvas_asks_for_a_digit_instead_of_guessing(tiny_npz, saved_model):
     at = draw_page()
     assert not at.exception
     assert [info.value for info in at.info] == [BLANK_MESSAGE]
-    assert not [metric for metric in at.metric if metric.label == "Prediction"]
+    # The Prediction metric is there from the start, without a digit: its element code loads with the page.
+    assert [(metric.label, metric.value) for metric in at.metric] == [("Prediction", NO_GUESS)]
     assert at.selectbox(key="draw_model").value == saved_model
     assert at.slider(key="draw_pen").value == 18
 
 
-def test_clear_gives_a_fresh_canvas(tiny_npz, saved_model):
-    at = draw_page()
-    button(at, "Clear").click().run()
-    assert not at.exception
-    assert at.session_state["draw_round"] == 1
-    assert [info.value for info in at.info] == [BLANK_MESSAGE]
-
-
-def show_prediction_of(strokes):
-    """An app of one call: dashboard.prediction_panel.show_prediction on strokes as the pad sends them."""
+def show_prediction_of(drawing):
+    """An app of one call: dashboard.prediction_panel.show_prediction on the canvas's Fabric JSON ``drawing``."""
     from dashboard import caches, prediction_panel, session
 
     model = caches.load_model(session.active_model())
-    prediction_panel.show_prediction(model, strokes)
+    prediction_panel.show_prediction(model, drawing)
 
 
-@pytest.mark.parametrize("strokes", [BAR, []], ids=["bar", "blank"])
-def test_strokes_get_a_guess_its_probabilities_and_the_28x28_input(tiny_npz, saved_model, strokes):
-    at = AppTest.from_function(show_prediction_of, kwargs={"strokes": strokes}, default_timeout=60).run()
+@pytest.mark.parametrize("drawing", [canvas_json(BAR), None], ids=["bar", "blank"])
+def test_the_canvas_json_gets_a_guess_and_its_probabilities(tiny_npz, saved_model, drawing):
+    at = AppTest.from_function(show_prediction_of, kwargs={"drawing": drawing}, default_timeout=60).run()
     assert not at.exception
-    if not strokes:
-        assert [info.value for info in at.info] == [BLANK_MESSAGE] and not at.metric and not at.html
-        return
     prediction = at.metric[0]
+    if drawing is None:
+        assert [info.value for info in at.info] == [BLANK_MESSAGE] and prediction.value == NO_GUESS and not at.html
+        return
     assert prediction.label == "Prediction" and prediction.value in [str(digit) for digit in range(10)]
     assert prediction.delta.endswith("% confident")
-    bars, seen = (block.proto.body for block in at.html)
+    (bars,) = (block.proto.body for block in at.html)
     assert bars.count("%</span>") == 10  # one bar per digit, with its probability
-    assert "What the model sees" in seen and seen.count("data:image/png;base64,") == 1
 
 
-def test_strokes_that_cannot_be_read_get_a_message_not_a_traceback(tiny_npz, saved_model):
-    broken = [{"width": 18, "points": [10, 20, 30]}]  # an x without its y
-    at = AppTest.from_function(show_prediction_of, kwargs={"strokes": broken}, default_timeout=60).run()
+@pytest.mark.parametrize("drawing", [
+    {"objects": [{"type": "Rect", "left": 10, "top": 10, "width": 50, "height": 50}]},
+    {"objects": [{"type": "Path", "strokeWidth": 1e7, "path": [["M", 10, 20], ["L", 30, 40]]}]},
+    {"objects": [{"type": "Path", "path": [["M", 10, float("nan")]]}]},
+], ids=["a rectangle", "a pen 1e7 wide", "not a number"])
+def test_a_drawing_the_canvas_could_not_have_sent_gets_a_message_not_a_traceback(tiny_npz, saved_model, drawing):
+    at = AppTest.from_function(show_prediction_of, kwargs={"drawing": drawing}, default_timeout=60).run()
     assert not at.exception and not at.metric
-    assert "cannot be read" in at.error[0].value and "Press Clear" in at.error[0].value
+    assert "cannot be read" in at.error[0].value and "Clear the canvas" in at.error[0].value
 
 
-def test_a_drawing_on_the_page_gets_a_guess_and_why(tiny_npz, saved_model):
-    at = draw_on_pad(draw_page(), BAR)
+def test_a_drawing_on_the_page_gets_a_guess_what_the_model_sees_and_why(tiny_npz, saved_model):
+    at = draw_on_canvas(draw_page(), BAR)
     assert not at.exception and not at.error
     guess = next(metric for metric in at.metric if metric.label == "Prediction").value
+    assert guess in [str(digit) for digit in range(10)] and not at.info
+    blocks = [block.proto.body for block in at.html]
+    assert sum("What the model sees" in block and block.count("data:image/png;base64,") == 1 for block in blocks) == 1
     assert [header.value for header in at.subheader] == ["Why"]
     choice = at.selectbox(key=EXPLAIN_CLASS)
     assert choice.value is None and choice.format_func(None) == f"{guess} (the guess)"
@@ -103,12 +104,13 @@ def test_a_cnn_is_explained_by_the_feature_maps_of_each_convolution_block():
     assert blocks[-1].count('title="unit ') == config.hidden_units[-1]  # then its hidden dense layer
 
 
-def test_clear_gives_a_fresh_pad_after_a_drawing(tiny_npz, saved_model):
-    at = draw_on_pad(draw_page(), BAR)
-    assert [metric.label for metric in at.metric if metric.label == "Prediction"]
-    button(at, "Clear").click().run()
+def test_a_canvas_cleared_in_the_browser_asks_for_a_digit_again(tiny_npz, saved_model):
+    at = draw_on_canvas(draw_page(), BAR)
+    assert [metric.value for metric in at.metric] != [NO_GUESS]
+    draw_on_canvas(at, [])  # what the canvas sends after its toolbar's Reset, or Undo of the only stroke
     assert not at.exception
     assert [info.value for info in at.info] == [BLANK_MESSAGE] and not at.subheader
+    assert [metric.value for metric in at.metric] == [NO_GUESS]
 
 
 def test_with_no_model_the_lecture_preset_trains_right_there(tiny_npz):

@@ -10,13 +10,13 @@ import numpy as np
 from core.classroom import class_set as handwriting
 from core.classroom.class_set import ClassDigits
 from dashboard.class_set_panel import MEANT_LABEL, SAVE_LABEL, UNDO_LABEL
-from helpers.apptest import BAR, button, draw_on_pad, draw_page, html, open_page, texts, train_page
+from helpers.apptest import BAR, button, draw_on_canvas, draw_page, html, open_page, texts, train_page
 from helpers.digits import make_digits
 
 
 def save_bar_as(at, label: int):
-    """Draw the bar on the pad, choose ``label`` under "Which digit did you mean?" and save it."""
-    draw_on_pad(at, BAR)
+    """Draw the bar on the canvas, choose ``label`` under "Which digit did you mean?" and save it."""
+    draw_on_canvas(at, BAR)
     meant = at.segmented_control[0]
     assert meant.label == MEANT_LABEL and meant.value is None and button(at, SAVE_LABEL).disabled
     meant.set_value(label).run()
@@ -32,7 +32,7 @@ def test_a_drawing_saved_from_the_draw_page_joins_the_class_set(tiny_npz, saved_
     seen = at.session_state["draw_digit"]  # the 28x28 digit the model saw, also the Evaluate map's star
     assert np.abs(drawings.images[0] / 255 - seen).max() <= 0.5 / 255
     assert texts(at.success) == ["Saved as a 2 — the class set now has 1 drawing."]
-    assert at.session_state["draw_round"] == 1 and not at.segmented_control  # a fresh pad for the next digit
+    assert at.session_state["draw_round"] == 1 and not at.segmented_control  # a fresh canvas for the next digit
 
     button(at, UNDO_LABEL).click().run()
     assert not at.exception
@@ -46,7 +46,7 @@ def test_a_student_at_the_cap_is_told_and_nothing_is_saved(tiny_npz, saved_model
     at.session_state["student_name"] = "Ada"
     at = save_bar_as(at, 2)
     assert ClassDigits().load().students == ("Ada",)
-    at = save_bar_as(at, 2)  # on the fresh pad the first save left
+    at = save_bar_as(at, 2)  # on the fresh canvas the first save left
     assert len(ClassDigits().load()) == 1
     assert "Ada already has 1 drawings in the class set" in at.warning[0].value
 

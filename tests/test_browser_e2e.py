@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from harness.drawing import CANVAS, draw_digit
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
 from helpers.browser import MAIN, assert_no_error, open_page, wait_until_idle
 
@@ -98,22 +99,13 @@ def test_train_one_epoch_shows_chart_and_accuracy(app, page):
 
 def test_draw_a_digit_and_see_the_prediction(app, page):
     open_page(page, app, "draw")
-    canvas = page.locator("canvas").last
+    canvas = page.locator(CANVAS).last
     canvas.wait_for(timeout=60_000)
-    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     assert box and box["width"] >= 200, f"canvas not found or too small: {box}"
-    # A "7": a bar across the top, then a stroke down to the lower left.
-    left, top, width, height = box["x"], box["y"], box["width"], box["height"]
-    points = [(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]
-    page.mouse.move(left + width * points[0][0], top + height * points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(left + width * x, top + height * y, steps=15)
-    page.mouse.up()
-    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
-    metric.wait_for(timeout=60_000)
-    assert metric.locator('[data-testid="stMetricValue"]').inner_text().strip() == "7"
+    draw_digit(page, "7")  # with the mouse, which stays over the canvas: its toolbar shows in the screenshot
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stMetricValue\"]')?.innerText.trim() === '7'",
+                           timeout=60_000)
     page.get_by_text("What the model sees").wait_for(timeout=30_000)
     page.locator(f'{MAIN} img[alt^="saliency towards 7"]').wait_for(timeout=60_000)  # why: the saliency map
     wait_until_idle(page)

@@ -7,7 +7,11 @@ import pytest
 
 from core.model.config import preset
 from core.model.network import build_model
-from core.model.predict import ModelIO, declare_io, model_io, predict_drawing, predict_logits, predict_proba, softmax
+from core.drawing.strokes import canvas_json_strokes, rasterize_strokes
+from core.model.predict import (
+    ModelIO, declare_io, model_io, predict_canvas_json, predict_drawing, predict_logits, predict_proba, softmax,
+)
+from helpers.canvas import recorded
 from helpers.digits import make_digits, seven_canvas
 
 
@@ -97,6 +101,15 @@ def test_a_blank_canvas_gives_nothing(model):
     assert predict_drawing(model, blank) == (None, None)
 
 
+def test_the_canvas_json_is_read_in_one_call_the_way_its_strokes_are_drawn(model):
+    drawing, _ = recorded("drawn")
+    digit, probabilities = predict_canvas_json(model, drawing)
+    same_digit, same_probabilities = predict_drawing(model, rasterize_strokes(canvas_json_strokes(drawing)))
+    np.testing.assert_array_equal(digit, same_digit)
+    np.testing.assert_allclose(probabilities, same_probabilities, rtol=1e-6)
+    assert predict_canvas_json(model, {"objects": []}) == (None, None)
+
+
 def test_model_predict_is_never_called(model, predict_spy):
     model.predict(np.zeros((1, 28, 28), np.float32), verbose=0)
     assert len(predict_spy) == 1  # the spy sees calls: the zero below means something
@@ -105,6 +118,7 @@ def test_model_predict_is_never_called(model, predict_spy):
     predict_proba(model, images)
     predict_logits(model, images)
     predict_drawing(model, seven_canvas())
+    predict_canvas_json(model, recorded("drawn")[0])
     assert predict_spy == []
 
 

@@ -208,11 +208,13 @@ def test_strokes_off_the_canvas_are_cut_at_its_edge():
 @pytest.mark.parametrize("stroke, message", [
     ({"points": [1, 2]}, "'width' and 'points'"),
     ([1, 2, 3, 4], "'width' and 'points'"),
-    ({"width": 0, "points": [1, 2]}, "'width' must be a positive"),
-    ({"width": "18", "points": [1, 2]}, "'width' must be a positive"),
+    ({"width": 0, "points": [1, 2]}, "'width' must be a pen width"),
+    ({"width": "18", "points": [1, 2]}, "'width' must be a pen width"),
+    ({"width": 1e7, "points": [1, 2]}, "'width' must be a pen width from 0 to the canvas's 280 pixels"),
     ({"width": 18, "points": [1, 2, 3]}, "'points' must be x, y pairs"),
     ({"width": 18, "points": []}, "'points' must be x, y pairs"),
-    ({"width": 18, "points": [1, float("nan")]}, "'points' must be x, y pairs"),
+    ({"width": 18, "points": [1, float("nan")]}, "'points' must be numbers within 2,800 pixels"),
+    ({"width": 18, "points": [1, 1e12]}, "'points' must be numbers within 2,800 pixels"),
     ({"width": 18, "points": "1, 2"}, "'points' must be x, y pairs"),
 ])
 def test_a_malformed_stroke_is_a_value_error_naming_it(stroke, message):

@@ -31,7 +31,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from core.data.mnist import IMAGE_SIDE, MnistData, cache_folder
-from core.drawing.preprocess import CANVAS_SIZE, canvas_to_mnist, crop_to_ink, naive_resize
+from core.drawing.preprocess import CANVAS_SIZE, canvas_to_mnist, crop_to_ink, ink_map, naive_resize
+from core.drawing.strokes import canvas_json, canvas_json_to_mnist
 
 # A few hundred drawings: drawing them is the cost (the centre lines and distance transforms, about
 # 16 ms a digit), 4.7 s for 300, paid once per process; each model then costs one predict, 0.02 s for
@@ -48,6 +49,7 @@ Background = Literal["white-on-black", "black-on-white", "transparent"]
 BACKGROUNDS: tuple[Background, ...] = get_args(Background)
 SKELETON_SCALE = 4  # the centre line is found on the digit enlarged 4x (112x112)
 SKELETON_LEVEL = 0.5  # ... and thinned from the pixels above this fraction of its brightest
+WIDTH_STEP = 2.5  # redrawn_strokes: a new stroke where the ink's width changes by more (up to 97 strokes a digit)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,55 @@ def draw(digit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Strok
     page = np.zeros((CANVAS_SIZE, CANVAS_SIZE), np.float32)
     page[top: top + ink.shape[0], left: left + ink.shape[1]] = ink
     return _compose(page, background, rng), Stroke(ink.shape[0], float(pen), top, left, background)
+
+
+def _chains(line: np.ndarray) -> list[np.ndarray]:
+    """An (H, W) bool skeleton -> polylines (K, 2) of (row, col) through its pixels, each followed from one end for as
+    long as it goes, every link between neighbouring pixels in one of them; a pixel without neighbours is a dot."""
+    on = {tuple(point) for point in np.argwhere(line).tolist()}
+    # centre_line's links, less its dots and the diagonal beside a corner pixel (the way round the corner is the
+    # same line): then a line is a chain of pixels, not a ladder.
+    segments = [((r0, c0), (r1, c1)) for (r0, c0), (r1, c1) in centre_line(line).astype(int).tolist()
+                if (r0, c0) != (r1, c1)
+                and (abs(r1 - r0) + abs(c1 - c0) < 2 or ((r0, c1) not in on and (r1, c0) not in on))]
+    links: dict[tuple, list[int]] = {}
+    for index, (start, end) in enumerate(segments):
+        links.setdefault(start, []).append(index)
+        links.setdefault(end, []).append(index)
+    chains = [np.array([point]) for point in sorted(on - links.keys())]
+    used: set[int] = set()
+    for point in sorted(links, key=lambda point: len(links[point])):  # from the lines' ends first
+        while (first := next((index for index in links[point] if index not in used), None)) is not None:
+            chain = [point]
+            following = first
+            while following is not None:
+                used.add(following)
+                start, end = segments[following]
+                chain.append(end if start == chain[-1] else start)
+                following = next((index for index in links[chain[-1]] if index not in used), None)
+            chains.append(np.array(chain))
+    return chains
+
+
+def redrawn_strokes(drawing: np.ndarray) -> list[dict]:
+    """A drawing (any background) -> pen strokes that redraw its ink, in ``rasterize_strokes``' form: along its
+    centre line (the ink thinned), in pieces each as wide as the ink there (twice the distance to its edge), a new
+    piece where the width changes by more than WIDTH_STEP pixels. How a person would draw it with a brush."""
+    from scipy import ndimage
+
+    ink = ink_map(drawing) > 0.5
+    width = 2 * ndimage.distance_transform_edt(ink)  # (H, W): the ink's width around each of its pixels
+    strokes = []
+    for chain in _chains(skeleton(ink)):  # (K, 2) rows and columns
+        widths = np.maximum(width[chain[:, 0], chain[:, 1]], 1.0)
+        points = chain[:, ::-1] + 0.5  # x, y with the browser's pixel centres
+        start = 0
+        for end in range(1, len(chain) + 1):
+            if end == len(chain) or abs(widths[end] - widths[start:end].mean()) > WIDTH_STEP:
+                strokes.append({"width": float(widths[start:end].mean()),
+                                "points": points[max(0, start - 1):end].ravel().tolist()})  # joined to the last piece
+                start = end
+    return strokes
 
 
 def _pen_ink(enlarged, line, origin, scale, natural, pen, size) -> np.ndarray:
@@ -232,23 +283,33 @@ class DrawnSet:
     labels: np.ndarray  # (N,) int64
     sources: np.ndarray  # (N,) index of each digit in the images it was drawn from
     strokes: list[Stroke]
+    # (N, 28, 28) float32 or None: each drawing's pen strokes as the Draw page's canvas sends them (Fabric's JSON),
+    # read the way that page reads them (canvas_json_to_mnist)
+    from_canvas: np.ndarray | None = None
 
 
-def drawn_test_set(images: np.ndarray, labels: np.ndarray, count: int, seed: int) -> DrawnSet:
+def drawn_test_set(images: np.ndarray, labels: np.ndarray, count: int, seed: int,
+                   through_canvas: bool = False) -> DrawnSet:
     """Draw ``count`` of ``images`` (N, 28, 28) uint8 (``draw_digits``) and put each drawing through both
-    pipelines, one at a time, so 2,000 drawings never sit in memory together."""
+    pipelines, one at a time, so 2,000 drawings never sit in memory together; ``through_canvas``: its pen strokes
+    through the canvas's way too (``DrawnSet.from_canvas``)."""
     prepared = np.zeros((count, 28, 28), np.float32)
     naive = np.zeros((count, 28, 28), np.float32)
+    from_canvas = np.zeros((count, 28, 28), np.float32) if through_canvas else None
     drawn_labels, sources, strokes = [], [], []
     for index, drawn in enumerate(draw_digits(images, labels, count, seed)):
         digit = canvas_to_mnist(drawn.canvas)
         if digit is not None:  # never expected; a blank result then counts as a wrong answer
             prepared[index] = digit
+        if through_canvas:  # the ink as strokes the Draw page's canvas would send, read as that page reads them
+            digit = canvas_json_to_mnist(canvas_json(redrawn_strokes(drawn.canvas)))
+            if digit is not None:
+                from_canvas[index] = digit
         naive[index] = naive_resize(drawn.canvas)
         drawn_labels.append(drawn.label)
         sources.append(drawn.source)
         strokes.append(drawn.stroke)
-    return DrawnSet(prepared, naive, np.array(drawn_labels, np.int64), np.array(sources), strokes)
+    return DrawnSet(prepared, naive, np.array(drawn_labels, np.int64), np.array(sources), strokes, from_canvas)
 
 
 def drawn_set(data: MnistData, count: int = LEADERBOARD_DIGITS,

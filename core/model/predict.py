@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, Mapping, get_args
 
 import numpy as np
 
 from core.drawing.preprocess import canvas_to_mnist
+from core.drawing.strokes import canvas_json_to_mnist
 
 BATCH = 1000
 # What one digit may be as a model's input: the square, the square with one channel, or the lecture's 784 values.
@@ -159,8 +160,21 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def predict_drawing(model, drawing: np.ndarray):
-    """A canvas drawing -> (digit (28, 28), probabilities (10,)), or (None, None) if blank."""
-    digit = canvas_to_mnist(drawing)
+    """A drawing as pixels -> (digit (28, 28), probabilities (10,)), or (None, None) if blank."""
+    return _guess(model, canvas_to_mnist(drawing))
+
+
+def predict_canvas_json(model, drawing: Mapping | None):
+    """The Draw page's canvas as it sends its strokes (Fabric's JSON, ``st_canvas(...).json_data``) ->
+    (digit (28, 28), probabilities (10,)), or (None, None) for a blank canvas; the page's one call per drawing.
+
+    Raises ValueError, saying what is wrong, for a drawing the canvas could not have sent
+    (core.drawing.strokes.canvas_json_strokes).
+    """
+    return _guess(model, canvas_json_to_mnist(drawing))
+
+
+def _guess(model, digit: np.ndarray | None):
     if digit is None:
         return None, None
     return digit, predict_proba(model, digit[None])[0]

@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.training.progress import Progress, RunHandle
+from helpers.canvas import canvas_state
 from helpers.paths import APP, ROOT
 
 # How long a test waits for a training run before it fails: a bound for a hang, never a target. A cold
@@ -72,14 +73,15 @@ def draw_page() -> AppTest:
     return at.switch_page("views/draw.py").run()
 
 
-# What the pad sends for a thick bar across the canvas, like the tiny set's digits.
+# A thick bar across the canvas, like the tiny set's digits, as strokes in canvas pixels.
 BAR = [{"width": 20, "points": [40, 110, 140, 110, 240, 110]}]
 
 
-def draw_on_pad(at: AppTest, strokes: list[dict]) -> AppTest:
-    """As if the pen had drawn ``strokes`` on the Draw page's current pad (AppTest cannot run its JavaScript)."""
-    pad_round = at.session_state["draw_round"] if "draw_round" in at.session_state else 0
-    at.session_state[f"draw_pad_{pad_round}"] = {"strokes": strokes}
+def draw_on_canvas(at: AppTest, strokes: list[dict]) -> AppTest:
+    """As if the pen had drawn ``strokes`` on the Draw page's current canvas and the canvas had sent them, as Fabric's
+    JSON (AppTest cannot run its JavaScript); [] as after the canvas's own Undo or Reset."""
+    canvas_round = at.session_state["draw_round"] if "draw_round" in at.session_state else 0
+    at.session_state[f"draw_canvas_{canvas_round}"] = canvas_state(strokes)
     return at.run()
 
 
