@@ -10,7 +10,7 @@ from core.classroom.class_set import ClassDigits, class_set_npz
 from core.model.config import preset
 from core.model.store import ModelStore
 from core.training.export_code import training_script
-from helpers.apptest import BAR, draw_on_pad, lecture_page, metrics, open_page, texts
+from helpers.apptest import BAR, draw_on_canvas, lecture_page, metrics, open_page, texts
 from helpers.digits import make_digits, make_tiny_data
 from helpers.keras_files import hand_built_mlp, keras_file, lambda_model
 
@@ -34,7 +34,7 @@ def test_an_uploaded_keras_file_becomes_the_students_model_on_every_page(tiny_np
     at.switch_page("views/evaluate.py").run()
     assert not at.exception and float(metrics(at)["Accuracy on test data"]) > 0.9
     at.switch_page("views/draw.py").run()
-    draw_on_pad(at, BAR)
+    draw_on_canvas(at, BAR)
     assert not at.exception and "Prediction" in metrics(at)
     for step in ("14", "15"):  # the Lecture's test steps, with the active model
         lecture = lecture_page(step)

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 
 import psutil
 import pytest
 
 from core.model.config import preset
 from core.model.store import ModelStore
+from core.training import ray_cluster
 from core.training.progress import RunState
 from core.training.scheduler import ScheduledJob, TrainingScheduler
 from harness.live_server import ROOT
@@ -67,6 +70,7 @@ def test_a_run_trains_on_the_cluster_and_its_model_comes_home(scheduler):
 # prints the state train() returned, and the state progress() shows after it.
 ACTOR_CODE = """
 import sys
+import threading
 sys.path.insert(0, sys.argv[1])
 import ray
 from core.training import ray_cluster as ray_training
@@ -134,3 +138,35 @@ def test_no_cluster_at_the_address_fails_the_run_at_once_with_what_to_do(schedul
     assert progress.state == RunState.FAILED
     assert f"no Ray cluster answered at RAY_ADDRESS={nowhere}" in progress.message
     assert "unset RAY_ADDRESS" in progress.message
+
+
+REAL_CREATE_CONNECTION = socket.create_connection  # before the tests' no_network patch: these servers are loopback
+
+
+@pytest.mark.parametrize("answer", [None, b"HTTP/1.1 400 Bad Request\r\n\r\n"], ids=["silent", "http1"])
+def test_an_address_that_answers_but_not_as_ray_fails_within_the_probe_time(answer, monkeypatch):
+    """Issue 22, row 13: ray.init kept retrying for minutes against a port that answered but was not Ray."""
+    monkeypatch.setattr(socket, "create_connection", REAL_CREATE_CONNECTION)
+    monkeypatch.setattr(ray_cluster, "PROBE_SECONDS", 1.0)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+
+    def serve():
+        client, _ = server.accept()
+        accepted.append(client)
+        client.recv(100)
+        if answer is not None:
+            client.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    address = f"127.0.0.1:{server.getsockname()[1]}"
+    try:
+        with pytest.raises(RuntimeError, match=f"no Ray cluster answered at RAY_ADDRESS={address}"):
+            ray_cluster.connect(address)
+    finally:
+        server.close()
+        for client in accepted:
+            client.close()
+    assert accepted, "the probe never reached the server"

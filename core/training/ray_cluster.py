@@ -39,6 +39,10 @@ CPUS_PER_RUN = 2
 POLL_SECONDS = 0.25
 # How long the cluster's address may take to accept a connection before a run fails.
 PROBE_SECONDS = 5.0
+# What a gRPC (HTTP/2) client sends first, and the frame type a gRPC server such as Ray's head answers with.
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+HTTP2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+HTTP2_SETTINGS = 0x04
 # An actor that does not answer a Progress request this long is treated as lost.
 ANSWER_SECONDS = 30.0
 
@@ -71,14 +75,23 @@ def connect(address: str) -> None:
 
 
 def _check_answers(address: str) -> None:
-    """Fail at once when nothing listens at a host:port address: ray.init() itself keeps retrying for minutes."""
+    """Fail within PROBE_SECONDS when nothing at a host:port address answers as Ray's head does: ray.init() itself
+    keeps retrying for minutes (205 s and counting against a port that answered but was not Ray).
+
+    Ray's head serves gRPC, which is HTTP/2: it answers the client's connection preface with a SETTINGS frame.
+    Anything else (silence, an HTTP/1 answer, a closed connection) is not a Ray head."""
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         return  # "auto" and other forms: left to ray.init
     try:
-        socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
+        with socket.create_connection((host, int(port)), timeout=PROBE_SECONDS) as probe:
+            probe.settimeout(PROBE_SECONDS)
+            probe.sendall(HTTP2_PREFACE + HTTP2_EMPTY_SETTINGS)
+            header = probe.recv(9)  # a frame header: 3 bytes of length, its type, flags, stream id
     except OSError as error:
         raise _no_cluster(address, error) from None
+    if len(header) < 4 or header[3] != HTTP2_SETTINGS:
+        raise _no_cluster(address, f"something answers there, but not as a Ray head: it sent {header[:16]!r}")
 
 
 def _no_cluster(address: str, error: Exception) -> RuntimeError:
