@@ -127,7 +127,7 @@ def import_model(source: str | os.PathLike | bytes, data: MnistData, store: Mode
         "owner": owner, "drawn_accuracy": drawn, "network": symbolic.network, "io": model_io.to_dict(),
     }
     packed = _with_meta(content, meta)
-    info = store.save_under_free_name(base, lambda free: store.add_file(free, packed))
+    info = store.add_new_file(base, packed)
     return info, found(info)
 
 
