@@ -9,8 +9,7 @@ import re
 import pytest
 
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
-from helpers.apptest import open_page
-from helpers.browser import MAIN, assert_no_error, wait_until_idle
+from helpers.browser import MAIN, assert_no_error, open_page, wait_until_idle
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "artifacts"
