@@ -8,12 +8,15 @@ memory for 37 minutes.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
+import zipfile
 
 import psutil
 import pytest
 
+from core.model.store import META_ENTRY, ModelStore
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, browser_missing, streamlit_server
 from helpers.browser import MAIN, PAGE_TIMEOUT_MS, assert_no_error, wait_until_idle
 from helpers.digits import blank_npz, make_tiny_data, npz_bytes
@@ -42,13 +45,14 @@ if browser_missing():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """(base URL, process, models folder) of the module's server, on the tiny digits."""
     folder = tmp_path_factory.mktemp("attacks")
     digits = folder / "tiny.npz"
     digits.write_bytes(npz_bytes(make_tiny_data()))
     env = {"MNIST_PATH": str(digits), "MNIST_MODELS_DIR": str(folder / "models"), "TF_CPP_MIN_LOG_LEVEL": "3",
            "MNIST_UPLOAD_GRACE_SECONDS": "1"}
     with streamlit_server(env) as (base_url, process, _seconds):
-        yield base_url, process
+        yield base_url, process, folder / "models"
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +92,7 @@ def another_student_sees_the_lecture(browser, base_url: str) -> None:
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_an_attack_leaves_the_health_check_and_another_session_answering(server, browser, attack):
-    base_url, _ = server
+    base_url, _, _ = server
     context = browser.new_context()
     try:
         attacker = context.new_page()
@@ -100,6 +104,49 @@ def test_an_attack_leaves_the_health_check_and_another_session_answering(server,
         assert_no_error(attacker)
     finally:
         context.close()
+
+
+def test_an_upload_of_a_million_blank_digits_is_refused_and_the_server_answers(server, browser):
+    """issue 22: a 760 kB npz of 980,000 blank digits took 750 MB of the server in each session."""
+    base_url, _, _ = server
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/digits")
+        page.wait_for_selector(f"{MAIN} h1", timeout=PAGE_TIMEOUT_MS)
+        wait_until_idle(page)
+        page.set_input_files('input[type="file"]', files=[{"name": "zeros.npz", "mimeType": "application/octet-stream",
+                                                           "buffer": blank_npz(970_000, 10_000)}])
+        assert health_answers(base_url)
+        page.get_by_text("more than the 256 MB one session may use for an upload").wait_for(timeout=PAGE_TIMEOUT_MS)
+        another_student_sees_the_lecture(browser, base_url)
+        assert_no_error(page)
+    finally:
+        context.close()
+
+
+def test_a_crafted_model_file_leaves_the_models_page_working_for_everyone(server, browser, tiny_result):
+    """issue 22: a mnist_run.json with 1e300 parameters broke the Models page's table for everyone."""
+    base_url, _, folder = server
+    models = ModelStore(folder)
+    good = models.save("good", tiny_result)
+    with zipfile.ZipFile(good.path) as archive:
+        meta = json.loads(archive.read(META_ENTRY))
+    crafted = models.folder / "crafted.keras"
+    with zipfile.ZipFile(crafted, "w") as archive:
+        archive.writestr(META_ENTRY, json.dumps({**meta, "parameters": 1e300, "batch_losses": [[1, 2], "x"]}))
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/models")
+        page.get_by_text("crafted.keras is skipped").wait_for(timeout=PAGE_TIMEOUT_MS)
+        wait_until_idle(page)
+        assert_no_error(page)
+        assert "Active model: good" in page.inner_text('[data-testid="stSidebar"]')
+    finally:
+        context.close()
+        crafted.unlink()
+        models.delete("good")
 
 
 def server_memory(process) -> int:
@@ -127,7 +174,7 @@ def upload_on_the_digits_page(browser, base_url: str, name: str, content: bytes)
 def test_the_memory_of_closed_upload_sessions_comes_back(server, browser):
     """issue 22: three sessions' uploads took a server from 1.06 to 3.3 GB, and 37 minutes after their browsers
     closed the memory was still held."""
-    base_url, process = server
+    base_url, process, _ = server
     upload_on_the_digits_page(browser, base_url, "warm-up.npz", npz_bytes(make_tiny_data())).close()
     before = server_memory(process)
     sessions = [upload_on_the_digits_page(browser, base_url, f"blank-{index}.npz",

@@ -112,9 +112,8 @@ class Estimate:
     rough: bool = False
 
     def text(self) -> str:
-        """'about 40 s here', or 'about 40 s here (a first guess...)' for a rough one."""
-        guess = " (a first guess from the network's size; its own timing follows)" if self.rough else ""
-        return format_estimate(self.seconds) + guess
+        """'about 40 s here', or 'about 40 s here (a first guess)' for a rough one."""
+        return format_estimate(self.seconds) + (" (a first guess)" if self.rough else "")
 
 
 # The server's calibrations are bounded, since a page asks for any network a link describes (issue 22: a huge
@@ -261,6 +260,8 @@ class ChildCalibrator:
                 answer: Calibration | Exception = self._time(config)
             except (ValueError, RuntimeError) as error:
                 answer = error
+            except Exception as error:  # noqa: BLE001 - this thread must go on to the next shape whatever happens
+                answer = RuntimeError(f"timing the training steps failed ({type(error).__name__}: {error})")
             with self._lock:
                 del self._waiting[key]
                 self._now = None
