@@ -26,6 +26,7 @@ refused with one line (ImportRefused) before it can cost memory or touch the mod
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -340,10 +341,8 @@ def _layer_shapes(model) -> list[tuple]:
     """Every layer's output shape (batch first), inside nested models too; a layer used twice is skipped."""
     shapes = []
     for layer in model.layers:
-        try:
+        with contextlib.suppress(AttributeError, ValueError):  # a layer called more than once has no single output
             shapes.append(tuple(size or 1 for size in layer.output.shape))
-        except (AttributeError, ValueError):  # a layer called more than once has no single output
-            pass
         if hasattr(layer, "layers"):
             shapes += _layer_shapes(layer)
     return shapes
