@@ -78,7 +78,8 @@ def train_model(models_dir: str, data_path: str | None, epochs: int) -> str:
                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     accuracy = re.search(r"test_accuracy=(\S+)", finished.stdout)
     if finished.returncode or accuracy is None:
-        raise SystemExit(f"training the model failed: {finished.stderr.strip()[-500:]}")
+        raise SystemExit(f"training the model failed (exit status {finished.returncode}): "
+                         f"{finished.stderr.strip()[-500:]}")
     return f"lecture preset, {epochs} epoch(s), test accuracy {accuracy.group(1)}"
 
 
