@@ -19,6 +19,7 @@ NO_GUESS = "–"  # the Prediction shown before there is a digit to read
 GUESS_WIDTH = 250  # pixels: the guess and its bars; beside the 280-pixel canvas on a 1024-pixel tablet too
 SEEN_CAPTION = "What the model sees: 28×28, centred the way MNIST digits are"
 EXPLAIN_CLASS = "draw_explain_class"  # st.session_state key: the class the saliency map explains (None: the guess)
+GUESS_OPTION = "the guess"  # the select box's first option: explain whatever the model guessed
 
 
 class Reading(NamedTuple):
@@ -69,14 +70,17 @@ def show_explanations(model, reading: Reading) -> None:
     st.subheader("Why")
     pixels, layers = st.columns([1, 2])
     with pixels:
+        # The labels never depend on the guess: Streamlit keeps a select box's choice by its label, so a label
+        # such as "0 (the guess)" went stale when the next digit was read (issue 19: "lags the guess").
         choice = st.selectbox(
             "What makes this a ...", [None, *range(10)], key=EXPLAIN_CLASS,
-            format_func=lambda option: f"{reading.guess} (the guess)" if option is None else str(option),
+            format_func=lambda option: GUESS_OPTION if option is None else str(option),
         )
-        target = reading.guess if choice is None else choice
+        target = reading.guess if choice is None else int(choice)
+        named = f"{target} (the guess)" if target == reading.guess else str(target)
         st.html(explain_blocks.saliency_html(
-            reading.digit, saliency(model, reading.digit, target=target), size=196, label=str(target),
-            caption=f"Each pixel's share in the score for {target} (integrated gradients from a black image).",
+            reading.digit, saliency(model, reading.digit, target=target), size=196, label=named,
+            caption=f"Each pixel's share in the score for {named} (integrated gradients from a black image).",
         ))
     with layers:
         for name, values in activations(model, reading.digit[None]):

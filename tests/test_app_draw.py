@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.model.config import preset
 from core.model.store import ModelStore
 from core.drawing.strokes import canvas_json
-from dashboard.prediction_panel import BLANK_MESSAGE, EXPLAIN_CLASS, NO_GUESS
+from dashboard.prediction_panel import BLANK_MESSAGE, EXPLAIN_CLASS, GUESS_OPTION, NO_GUESS
 from helpers.apptest import BAR, button, draw_on_canvas, draw_page, run_to_the_end
 
 
@@ -67,7 +67,7 @@ def test_a_drawing_on_the_page_gets_a_guess_what_the_model_sees_and_why(tiny_npz
     assert sum("What the model sees" in block and block.count("data:image/png;base64,") == 1 for block in blocks) == 1
     assert [header.value for header in at.subheader] == ["Why"]
     choice = at.selectbox(key=EXPLAIN_CLASS)
-    assert choice.value is None and choice.format_func(None) == f"{guess} (the guess)"
+    assert choice.value is None and choice.format_func(None) == GUESS_OPTION
     blocks = [block.proto.body for block in at.html]
     assert any(f"towards {guess}" in block for block in blocks), "no saliency map for the guess"
     assert any("the 64 hidden units" in block and block.count('title="unit ') == 64 for block in blocks)
@@ -76,6 +76,17 @@ def test_a_drawing_on_the_page_gets_a_guess_what_the_model_sees_and_why(tiny_npz
     assert not at.exception
     assert any(f"towards {other}" in block.proto.body for block in at.html), "the saliency map ignored the choice"
     assert next(metric for metric in at.metric if metric.label == "Prediction").value == guess
+
+
+def test_the_explained_class_follows_each_new_guess(tiny_npz, saved_model):
+    """issue 19: after 0, 9, 4 the box read "0 (the guess)", "0", "1"; its labels now never depend on the guess."""
+    at = draw_page()
+    for strokes in (BAR, [{"width": 20, "points": [140, 30, 140, 140, 140, 250]}], BAR):
+        draw_on_canvas(at, strokes)
+        assert not at.exception
+        guess = next(metric for metric in at.metric if metric.label == "Prediction").value
+        assert at.selectbox(key=EXPLAIN_CLASS).value is None
+        assert any(f"score for {guess} (the guess)" in block.proto.body for block in at.html)
 
 
 def explain_a_cnn():

@@ -33,7 +33,8 @@ def switch_page(page, title: str) -> None:
 
 def assert_no_error(page) -> None:
     """No traceback and no exception element reached the page."""
-    assert page.locator('[data-testid="stException"]').count() == 0, "an exception reached the page"
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, f"an exception reached the page: {exceptions.first.inner_text()[:2000]}"
     text = page.inner_text("body")
     assert "Traceback" not in text and "Page not found" not in text
 
