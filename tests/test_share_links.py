@@ -2,13 +2,24 @@
 
 import pytest
 
-from core.model.config import LIMITS, PRESETS, default_model_name, format_units, parse_units, preset
+from core.model.config import (
+    LIMITS,
+    PRESETS,
+    SEED_DRAWN_BELOW,
+    default_model_name,
+    format_units,
+    parse_units,
+    preset,
+    preset_name,
+    random_seed,
+)
 from core.model.share_links import QUERY_FIELDS, from_query, to_query
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
-def test_a_preset_travels_as_its_name_alone(name):
-    assert to_query(name, preset(name)) == {"preset": name}
+def test_a_preset_travels_as_its_name_and_its_seed(name):
+    assert to_query(name, preset(name).replace(seed=4321)) == {"preset": name, "seed": "4321"}
+    assert from_query({"preset": name, "seed": "4321"}) == (name, preset(name).replace(seed=4321), [])
     assert from_query({"preset": name}) == (name, preset(name), [])
 
 
@@ -88,7 +99,16 @@ def test_units_are_read_the_way_people_write_them():
 
 def test_model_names_say_what_was_trained():
     assert default_model_name(preset("lecture")) == "lecture"
+    assert default_model_name(preset("lecture").replace(seed=918273)) == "lecture"  # any seed: the same setup
     assert default_model_name(preset("cnn")) == "cnn"
     assert default_model_name(preset("lecture").replace(epochs=3)) == "mlp-64-tanh-sgd-3ep"
     assert default_model_name(preset("cnn").replace(epochs=2, conv_filters=(32, 64))) == "cnn-32x64-relu-adam-2ep"
     assert default_model_name(preset("lecture").replace(hidden_units=())) == "mlp-linear-tanh-sgd-5ep"
+
+
+def test_a_new_runs_seed_is_drawn_at_random_and_names_no_other_preset():
+    seeds = {random_seed() for _ in range(20)}
+    assert len(seeds) > 1 and all(0 <= seed < SEED_DRAWN_BELOW for seed in seeds)
+    for name in PRESETS:
+        assert preset_name(preset(name).replace(seed=random_seed())) == name
+    assert preset_name(preset("lecture").replace(epochs=3)) is None

@@ -126,6 +126,16 @@ class ScheduledJob(RunHandle):
 
 
 @dataclass(frozen=True)
+class RunStatus:
+    """One run in progress or queued, as TrainingScheduler.runs lists it."""
+
+    run_id: int  # what TrainingScheduler.stop takes
+    job: ScheduledJob  # its owner, config and latest Progress (job.snapshot())
+    queue_position: int = 0  # 1 for the next run to start...; 0 while training
+    starts_in_seconds: float | None = None  # a queued run's estimated wait (estimated_start_seconds)
+
+
+@dataclass(frozen=True)
 class _Task:
     """A run as its worker receives it."""
 
@@ -211,14 +221,28 @@ class TrainingScheduler:
         slots, since then a run still queued must finish first and nobody knows how long it takes."""
         with self._lock:
             position = next((place for place, task in enumerate(self._queue, 1) if task.run_id == run_id), 0)
-            if not position or position > self.max_workers:
-                return None
-            free_in = [self._jobs[worker.run_id].snapshot().eta_seconds if worker.run_id else 0.0
-                       for worker in self._workers]
-            free_in += [0.0] * (self.max_workers - len(self._workers))  # slots with no worker started yet
-            if None in free_in:
-                return None
-            return sorted(free_in)[position - 1]
+            return self._start_in(position)
+
+    def runs(self) -> list[RunStatus]:
+        """Every run not done yet, those training first, then the queue in its order: what the teacher's Runs
+        page lists (and stops with ``stop``)."""
+        with self._lock:
+            training = [RunStatus(worker.run_id, self._jobs[worker.run_id])
+                        for worker in self._workers if worker.run_id in self._jobs]
+            queued = [RunStatus(task.run_id, self._jobs[task.run_id], place, self._start_in(place))
+                      for place, task in enumerate(self._queue, 1)]
+        return training + queued
+
+    def _start_in(self, position: int) -> float | None:
+        """estimated_start_seconds of the run at queue ``position``; called with the lock held."""
+        if not position or position > self.max_workers:
+            return None
+        free_in = [self._jobs[worker.run_id].snapshot().eta_seconds if worker.run_id else 0.0
+                   for worker in self._workers]
+        free_in += [0.0] * (self.max_workers - len(self._workers))  # slots with no worker started yet
+        if None in free_in:
+            return None
+        return sorted(free_in)[position - 1]
 
     def worker_pid(self, run_id: int) -> int | None:
         with self._lock:

@@ -7,7 +7,7 @@ import dataclasses
 
 from core.training.loop import TrainingResult
 from core.training.progress import Progress, RunState
-from core.training.scheduler import STOPPED_IN_QUEUE, ScheduledJob
+from core.training.scheduler import STOPPED_IN_QUEUE, RunStatus, ScheduledJob
 
 
 class FakeScheduler:
@@ -71,6 +71,10 @@ class FakeScheduler:
 
     def worker_pid(self, run_id: int) -> None:
         return None
+
+    def runs(self) -> list[RunStatus]:
+        """Every run not done yet, all of them training (nothing queues here)."""
+        return [RunStatus(run_id, job) for run_id, job in enumerate(self.jobs, 1) if not job.snapshot().done]
 
     def _total(self, job: ScheduledJob) -> int:
         return self.STEPS_PER_EPOCH * job.config.epochs
