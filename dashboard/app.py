@@ -30,6 +30,7 @@ if __name__ == "__main__":  # a browser session's run
         st.Page("views/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page("views/draw.py", title="Draw", icon=":material/brush:"),
         st.Page("views/models.py", title="Models", icon=":material/inventory_2:"),
+        st.Page("views/runs.py", title="Runs", icon=":material/pending_actions:"),
     ])
     sidebar.present_view()  # ?present=1: the projector's view
     sidebar.sidebar()

@@ -19,6 +19,7 @@ from core.training.progress import Progress
 from core.training.scheduler import ScheduledJob
 from dashboard import caches
 from dashboard.loss_curve import LossCurve, smoothing_for
+from dashboard.plain_text import escape
 
 # st.session_state keys, one browser session each.
 UPLOADED = "uploaded_data"  # (data key, MnistData) of an upload
@@ -69,13 +70,32 @@ def forget_upload() -> None:
     st.session_state.pop(UPLOADED, None)
 
 
-def active_model() -> ModelInfo | None:
-    """The model this session works with: its last choice if still saved, else the newest one."""
-    models = caches.saved_models().models
-    chosen = next((info for info in models if info.name == st.session_state.get(ACTIVE_MODEL)), None)
-    chosen = chosen or (models[0] if models else None)
-    st.session_state[ACTIVE_MODEL] = chosen.name if chosen else None
+def active_model(own: bool = False) -> ModelInfo | None:
+    """The model this session works with: its last choice if still saved, else the newest of its own (see
+    ``own_models``); never another student's unless chosen. own=True: only one of its own, as the Lecture
+    (and so the projector) shows, even after a student picked a classmate's model on the Evaluate page."""
+    mine = own_models()
+    chosen = next((info for info in (mine if own else caches.saved_models().models)
+                   if info.name == st.session_state.get(ACTIVE_MODEL)), None)
+    chosen = chosen or (mine[0] if mine else None)
+    if not own:
+        st.session_state[ACTIVE_MODEL] = chosen.name if chosen else None
     return chosen
+
+
+def own_models() -> list[ModelInfo]:
+    """The saved models this session may use without choosing them, newest first: its own (a student's name, or
+    no owner for the teacher and a session without a name, the projector), then the teacher's (no owner)."""
+    me = "" if teacher_unlocked() else student_name()
+    models = caches.saved_models().models
+    return [info for info in models if info.owner == me] + [info for info in models if info.owner == "" != me]
+
+
+def owner_text(info: ModelInfo) -> str:
+    """Whose model it is, for a page that names it: 'by Ada', 'the teacher's', or 'no owner' without a class."""
+    if info.owner:
+        return f"by {escape(info.owner)}"
+    return "the teacher's" if teacher_key_set() else "no owner"
 
 
 def set_active_model(name: str) -> None:
@@ -97,13 +117,15 @@ def rename_model(name: str, new_name: str) -> str:
 
 
 def model_picker(key: str) -> ModelInfo | None:
-    """A select box of saved models that changes the session's active model; None if none is saved."""
+    """A select box of saved models that changes the session's active model, and whose it is; None if none is
+    saved."""
     current = active_model()
     if current is None:
         return None
     names = [info.name for info in caches.saved_models().models]
     st.selectbox("Model", names, index=names.index(current.name), key=key,
                  on_change=lambda: set_active_model(st.session_state[key]))
+    st.caption(f"{escape(current.name)}: {owner_text(current)}")
     return current
 
 

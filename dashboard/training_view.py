@@ -6,8 +6,11 @@ so a run started on either page is watched the same way on both.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
 
+from core.model.share_links import repeat_query
 from core.model.store import StoreError
 from core.training.progress import Progress, RunState
 from dashboard import figures, session
@@ -55,6 +58,10 @@ def progress_view(progress: Progress) -> None:
                   if record.val_accuracy is not None]
     chart = figures.loss_figure(session.loss_curve(progress), steps_per_epoch, progress.total_steps, validation)
     st.plotly_chart(chart, key="train_loss_chart")
+    job = session.job()
+    if job is not None:  # the seed was drawn at random (core.model.config.random_seed) unless the form set it
+        st.caption(f"Seed {job.config.seed}: [this link](train?{urlencode(repeat_query(job.config))}) sets this "
+                   "run up again, and with the same seed and digits it trains the same model here.")
     if progress.first_layer_weights is not None:
         units = len(progress.first_layer_weights)
         shown = f"the first {WEIGHT_IMAGES} of {units} hidden units" if units > WEIGHT_IMAGES else "each hidden unit"

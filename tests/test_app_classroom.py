@@ -153,19 +153,19 @@ def test_a_model_saved_without_its_drawn_accuracy_is_measured_for_the_leaderboar
     assert list(drawn["accuracy"]) == [f"{drawn_accuracy(tiny_result.model, tiny_data):.1%}"]
 
 
-def test_the_present_view_shows_the_leaderboard_large(tiny_npz, class_models):
-    def leaderboard_styled(at: AppTest) -> bool:  # the style that enlarges the leaderboard's tables
-        return any(".st-key-models_leaderboard td" in body for body in html_bodies(at))
+def test_the_present_view_enlarges_the_type_of_every_page(tiny_npz, class_models):
+    def enlarged(at: AppTest) -> bool:  # the style that enlarges everything (dashboard.large_type)
+        return any("html { font-size: 24px" in body for body in html_bodies(at))
 
-    assert not leaderboard_styled(open_models())
-    assert leaderboard_styled(open_models(present="1"))
+    assert not enlarged(open_models())
+    assert enlarged(open_models(present="1"))
 
 
 def test_the_join_link_and_its_qr_code_are_shown(tiny_npz):
     at = open_models()
     url = classroom.join_url(8501)
     assert f"Open **{url}**" in " ".join(element.value for element in at.markdown)
-    assert any(body.startswith("<svg") for body in html_bodies(at))
+    assert any(body.startswith("<img src=\"data:image/png;base64,") for body in html_bodies(at))
 
 
 def test_the_lecture_run_keeps_the_class_rules_too(tiny_npz, teacher_key):

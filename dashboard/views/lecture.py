@@ -17,34 +17,27 @@ import streamlit as st
 from core import lecture
 from core.data.mnist import MnistData, flatten_images, normalize_images, one_hot
 from core.evaluation.evaluate import saved_train_accuracy
-from core.model.config import describe, preset
+from core.model.config import describe, preset, preset_name, random_seed
 from core.model.predict import predict_logits, predict_proba, softmax
-from core.model.store import StoreError
+from core.model.store import ModelInfo, StoreError
+from core.training.progress import RunState
 from dashboard import caches, figures, session, training_view
 from dashboard.html_blocks import code_html, gallery_html, pixel_table_html, png_data_uri
+from dashboard.large_type import LARGE_TYPE_CSS
 from dashboard.plain_text import escape
 
 STEP_PARAMETER = "step"  # ?step=12 in the address bar: 1-based, as the steps are numbered on the page
 JUMP = "lecture_jump"  # the step list's widget key
 STEP_LIST = "lecture_step_list"  # the popover that holds it: open or folded
 PRESENTING = "lecture_presenting"  # True while the type is enlarged; kept from page to page
+PRESENTING_PARAMETER = "presenting"  # ?presenting=1 in the address bar: kept on a reload
 RESEED = "lecture_reseed"  # seed of the network re-initialized in the re-initialize step
 START_ERROR = "lecture_start_error"  # why the 5-epoch run could not start
+WAIT_SECONDS = 0.5  # how often the steps after the training look whether this session's run has saved its model
 MEMO = "lecture_memo"  # results of the TensorFlow steps, so Previous/Next come back to them at once
 SWEEP = (0.1, 0.5, 0.9, 0.99, 0.999, 1.0)  # how sure of the right digit, in the loss table
 Network = Literal["untrained", "trained"]
 
-PRESENTING_CSS = """<style>
-[data-testid="stMain"] [data-testid="stMarkdown"] :is(p, li, td, th) {font-size: 1.6rem; line-height: 1.5}
-[data-testid="stMain"] [data-testid="stCaptionContainer"] p {font-size: 1.3rem}
-[data-testid="stMain"] pre.code-block {font-size: 1.35rem !important}
-[data-testid="stMain"] h1 {font-size: 3.4rem}
-[data-testid="stMain"] h2 {font-size: 2.6rem}
-[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 3.2rem}
-[data-testid="stMain"] [data-testid="stMetricLabel"] p {font-size: 1.3rem}
-[data-testid="stMain"] figcaption {font-size: 1.2rem !important}
-[data-testid="stMain"] .katex {font-size: 1.7em}
-</style>"""
 
 
 class Step(NamedTuple):
@@ -63,13 +56,32 @@ def remembered(name: str, compute: Callable[[], object], *key) -> object:
     return memo[(name, data_key, *key)]
 
 
+def model_text(info: ModelInfo) -> str:
+    """A saved model as the steps name it: its name, whose it is, and what it is."""
+    return f"the model **{escape(info.name)}** ({session.owner_text(info)}; {describe(info.config)})"
+
+
 def trained_network(data: MnistData) -> tuple[str, object] | None:
-    """(where it comes from, Keras model): the active saved model, which this session's finished run becomes
-    (dashboard.session.collect_finished_run); None if there is none. Raises StoreError when it cannot be read."""
-    info = session.active_model()
+    """(where it comes from, Keras model): this session's own model or the teacher's, never another student's
+    (session.active_model(own=True)), which this session's finished run becomes; None if there is none.
+    Raises StoreError when it cannot be read."""
+    info = session.active_model(own=True)
     if info is None:
         return None
-    return f"the active model **{escape(info.name)}** ({describe(info.config)})", caches.load_model(info)
+    return model_text(info), caches.load_model(info)
+
+
+@st.fragment(run_every=WAIT_SECONDS)
+def wait_for_the_run() -> None:
+    """What the steps after the training show while this session's run goes on: they wait for its model to be
+    saved, then the whole page shows it (they said "No trained network yet" right after the last epoch)."""
+    snapshot = session.progress()
+    if snapshot is None or snapshot.done:
+        st.rerun()
+    doing = {RunState.STARTING: "starting", RunState.TRAINING: f"training, {snapshot.fraction:.0%} done",
+             RunState.EVALUATING: "measuring its accuracy and saving the model"}[snapshot.state]
+    st.info(f"Waiting for this session's run ({doing}): this step shows its network as soon as it is saved.",
+            icon=":material/hourglass_top:")
 
 
 def first_digit_html(data: MnistData, size: int) -> str:
@@ -262,7 +274,7 @@ def start_lecture_run() -> None:
     st.session_state.pop(START_ERROR, None)
     if not session.training_running():
         try:
-            session.start_training(preset("lecture"))
+            session.start_training(preset("lecture").replace(seed=random_seed()))  # each student's run its own
         except ValueError as error:  # the teacher's class rules, or the server's MNIST_MAX_TRAINING
             st.session_state[START_ERROR] = f"Training cannot start: {error}."
 
@@ -280,7 +292,7 @@ def train(data: MnistData) -> None:
     if st.session_state.get(START_ERROR):
         st.error(escape(st.session_state[START_ERROR]))
     job = session.job()
-    if job is not None and job.config != config:
+    if job is not None and preset_name(job.config) != "lecture":
         st.caption(f"This session's run was started on the Train page: {describe(job.config)}.")
     if running:
         training_view.live_view()
@@ -289,6 +301,9 @@ def train(data: MnistData) -> None:
 
 
 def test_digits(data: MnistData) -> None:
+    if session.training_running():
+        wait_for_the_run()
+        return
     try:
         trained = trained_network(data)
     except StoreError as error:
@@ -306,7 +321,10 @@ def test_digits(data: MnistData) -> None:
 
 
 def accuracy(data: MnistData) -> None:
-    info = session.active_model()
+    if session.training_running():
+        wait_for_the_run()
+        return
+    info = session.active_model(own=True)
     if info is None:
         st.info("No trained network yet: train it two steps back, or on the Train page.")
         return
@@ -319,7 +337,7 @@ def accuracy(data: MnistData) -> None:
     except (StoreError, ValueError) as error:
         st.error(f"{escape(error)}. Choose another model on the Evaluate page, or train again two steps back.")
         return
-    source = f"the active model **{escape(info.name)}** ({describe(info.config)})"
+    source = model_text(info)
     test_accuracy = evaluation.test_accuracy
     st.markdown(f"The fraction of digits whose highest probability is the right digit, for {source}:")
     left, right = st.columns(2)
@@ -389,35 +407,54 @@ def jump() -> None:
 def navigation(number: int, where: Literal["top", "bottom"]) -> None:
     """Previous and Next; at the top also the list of steps, and arrow keys for a presenter's clicker.
 
+    A row that gives each button its label's width: in st.columns([1, 4, 1]) a 1024-px screen cut them to "P..".
     The list is a popover of choices, not a select box: the browser fetches a select box's code before it
     paints a page that shows one (0.2-0.3 s on a cold 2-core machine), and a popover's content only when opened."""
-    previous, middle, following = st.columns([1, 4, 1], vertical_alignment="center")
     top = where == "top"
-    previous.button("Previous", key=f"lecture_previous_{where}", on_click=go, args=(number - 1,),
-                    disabled=number == 1, shortcut="Left" if top else None, icon=":material/arrow_back:")
-    following.button("Next", key=f"lecture_next_{where}", on_click=go, args=(number + 1,),
-                     disabled=number == len(STEPS), shortcut="Right" if top else None,
-                     icon=":material/arrow_forward:", icon_position="right")
-    if top:
-        st.session_state[JUMP] = number
-        with middle.popover(f"Step {number} of {len(STEPS)}: {STEPS[number - 1].title}", key=STEP_LIST,
-                            on_change="rerun", width="stretch", icon=":material/list:"):
-            st.radio("Step", range(1, len(STEPS) + 1), key=JUMP, label_visibility="collapsed",
-                     format_func=lambda step: f"{step}. {STEPS[step - 1].title}", on_change=jump)
+    with st.container(horizontal=True, vertical_alignment="center",
+                      horizontal_alignment="left" if top else "distribute"):
+        st.button("Previous", key=f"lecture_previous_{where}", on_click=go, args=(number - 1,),
+                  disabled=number == 1, shortcut="Left" if top else None, icon=":material/arrow_back:")
+        if top:
+            st.session_state[JUMP] = number
+            with st.popover(f"Step {number} of {len(STEPS)}: {STEPS[number - 1].title}", key=STEP_LIST,
+                            on_change="rerun", width="stretch", icon=":material/list:", wrap=True):
+                st.radio("Step", range(1, len(STEPS) + 1), key=JUMP, label_visibility="collapsed",
+                         format_func=lambda step: f"{step}. {STEPS[step - 1].title}", on_change=jump)
+        st.button("Next", key=f"lecture_next_{where}", on_click=go, args=(number + 1,),
+                  disabled=number == len(STEPS), shortcut="Right" if top else None,
+                  icon=":material/arrow_forward:", icon_position="right")
+
+
+def presenting() -> bool:
+    """Whether the type is enlarged: turned on here (kept from page to page) or by ?presenting=1 (a reload)."""
+    if st.query_params.get(PRESENTING_PARAMETER) == "1":
+        st.session_state[PRESENTING] = True
+    on = bool(st.session_state.get(PRESENTING))
+    if on:
+        st.query_params[PRESENTING_PARAMETER] = "1"  # back in the address bar after a visit to another page
+    return on
+
+
+def toggle_presenting() -> None:
+    on = not st.session_state.get(PRESENTING, False)
+    st.session_state[PRESENTING] = on
+    if not on:
+        st.query_params.pop(PRESENTING_PARAMETER, None)
 
 
 def main() -> None:
     """The Lecture page: one step of the walk-through at a time."""
-    title, presenting = st.columns([4, 1], vertical_alignment="bottom")
-    title.title("Lecture")
-    # A button, not a toggle: the page already loads a button's code for Previous and Next, while a toggle's (seven
-    # more files) would hold the first paint. Filled while on.
-    on = st.session_state.get(PRESENTING, False)
-    presenting.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
-                      icon=":material/co_present:", on_click=lambda: st.session_state.update({PRESENTING: not on}),
-                      help="Larger type for a projector; click again for the normal size")
+    on = presenting()
+    with st.container(horizontal=True, vertical_alignment="bottom", horizontal_alignment="distribute"):
+        st.title("Lecture", width="content")
+        # A button, not a toggle: the page already loads a button's code for Previous and Next, while a toggle's
+        # (seven more files) would hold the first paint. Filled while on.
+        st.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
+                  icon=":material/co_present:", on_click=toggle_presenting,
+                  help="Larger type for a projector; click again for the normal size")
     if on:
-        st.html(PRESENTING_CSS)
+        st.html(LARGE_TYPE_CSS)
     _, digits = session.dataset()
     current = step_from_link()
     navigation(current, "top")

@@ -3,6 +3,7 @@ delete (a student only their own), download (any); an MLP's first-layer weights;
 
 import dataclasses
 import functools
+import html
 from pathlib import Path
 
 import segno
@@ -20,15 +21,11 @@ from dashboard.explain_blocks import weights_grid_html
 from dashboard.loss_curve import LossCurve, smoothing_for
 from dashboard.plain_text import escape
 
-MESSAGE = "models_message"  # (kind, text) left by the last rename or delete
+MESSAGE = "models_message"  # (where, kind, text) left by the last action: shown next to its controls (message_here)
 WEIGHT_COLUMNS = 16  # the lecture's 64 hidden units in 4 rows
 # How often the leaderboard re-reads the models folder while the page is open: a finished run shows up
 # within 10 s, and a re-read that finds no file changed costs one directory listing (caches.saved_models).
 LEADERBOARD_REFRESH = "10s"
-# The projector (?present=1): the rankings in type the back row can read. Tables keep their own small
-# type, so the present view's larger page type does not reach them.
-PRESENT_LEADERBOARD_CSS = ("<style>.st-key-models_leaderboard td, .st-key-models_leaderboard th, "
-                           ".st-key-models_leaderboard strong { font-size: 1.6rem; }</style>")
 QR_SCALE = 5  # pixels per QR module: a 33-module code is 165 px, readable by a phone across a classroom
 
 
@@ -36,18 +33,18 @@ def rename(name):
     try:
         new_name = session.rename_model(name, st.session_state[f"models_new_name_{name}"])
     except (StoreError, OSError) as error:
-        st.session_state[MESSAGE] = ("error", f"{error}.")
+        st.session_state[MESSAGE] = ("manage", "error", f"{error}.")
         return
-    st.session_state[MESSAGE] = ("success", f"Renamed {name} to {new_name}.")
+    st.session_state[MESSAGE] = ("manage", "success", f"Renamed {name} to {new_name}.")
 
 
 def delete(name):
     try:
         ModelStore().delete(name, **session.acting())
     except (StoreError, OSError) as error:
-        st.session_state[MESSAGE] = ("error", f"{error}.")
+        st.session_state[MESSAGE] = ("manage", "error", f"{error}.")
         return
-    st.session_state[MESSAGE] = ("success", f"Deleted {name}.")
+    st.session_state[MESSAGE] = ("manage", "success", f"Deleted {name}.")
 
 
 def save_rules():
@@ -56,34 +53,46 @@ def save_rules():
         rules = classroom.ClassRules(tuple(st.session_state["models_allowed_presets"]), epochs or None)
         classroom.save_rules(rules)
     except (ValueError, OSError) as error:
-        st.session_state[MESSAGE] = ("error", f"The class rules were not saved: {error}.")
+        st.session_state[MESSAGE] = ("teacher", "error", f"The class rules were not saved: {error}.")
         return
-    st.session_state[MESSAGE] = ("success", "Saved the class rules: every student's next run must keep them.")
+    st.session_state[MESSAGE] = ("teacher", "success",
+                                 "Saved the class rules: every student's next run must keep them.")
 
 
 def clear_class():
     try:
         names = classroom.clear_class_models(ModelStore())
     except (StoreError, OSError) as error:
-        st.session_state[MESSAGE] = ("error", f"The class's models were not all deleted: {error}.")
+        st.session_state[MESSAGE] = ("teacher", "error", f"The class's models were not all deleted: {error}.")
         return
     st.session_state["models_sure_clear"] = False
-    st.session_state[MESSAGE] = ("success", f"Deleted the class's {len(names)} model(s).")
+    st.session_state[MESSAGE] = ("teacher", "success", f"Deleted the class's {len(names)} model(s).")
 
 
 def clear_handwriting():
     try:
         count = ClassDigits().clear()
     except OSError as error:
-        st.session_state[MESSAGE] = ("error", f"The class's handwriting was not all deleted: {error}.")
+        st.session_state[MESSAGE] = ("teacher", "error", f"The class's handwriting was not all deleted: {error}.")
         return
     st.session_state["models_sure_clear_drawings"] = False
-    st.session_state[MESSAGE] = ("success", f"Deleted the class's {count_text(count)}.")
+    st.session_state[MESSAGE] = ("teacher", "success", f"Deleted the class's {count_text(count)}.")
+
+
+def message_here(where: str) -> None:
+    """The last action's message, if it was taken here: next to the controls the user just used, in view, never at
+    the top of a long page."""
+    if st.session_state.get(MESSAGE, (None,))[0] == where:
+        _, kind, text = st.session_state.pop(MESSAGE)
+        getattr(st, kind)(escape(text))
 
 
 @functools.lru_cache(maxsize=4)
-def qr_svg(url: str) -> str:
-    return segno.make(url, error="m").svg_inline(scale=QR_SCALE, light="white")
+def qr_html(url: str) -> str:
+    """The join address as a QR code: a PNG in an <img>, as every picture of the app travels. An inline <svg>
+    never reached the browser: st.html's sanitiser removes it, and the expander ended on "...or scan:"."""
+    uri = segno.make(url, error="m").png_data_uri(scale=QR_SCALE, light="white")
+    return f'<img src="{uri}" alt="QR code of {html.escape(url)}" style="image-rendering:pixelated">'
 
 
 def join_link():
@@ -91,7 +100,7 @@ def join_link():
     url = classroom.join_url(st.get_option("server.port"))
     with st.expander("Join this class", expanded=classroom.teacher_key_set()):
         st.markdown(f"Open **{url}** on a phone or laptop on this network, or scan:")
-        st.html(qr_svg(url))
+        st.html(qr_html(url))
 
 
 @st.cache_resource(max_entries=256, show_spinner="Measuring a model on drawn digits...")
@@ -116,9 +125,9 @@ def with_drawn_accuracy(models: list) -> list:
             if info.owner and info.drawn_accuracy is None else info for info in models]
 
 
-def ranking(column, title: str, rows: list[classroom.LeaderboardRow]) -> None:
-    column.markdown(f"**{title}**")
-    column.table([{"place": place, "student": escape(row.owner), "best model": escape(row.model),
+def ranking(title: str, rows: list[classroom.LeaderboardRow]) -> None:
+    st.markdown(f"**{title}**")
+    st.table([{"place": place, "student": escape(row.owner), "best model": escape(row.model),
                    "accuracy": f"{row.accuracy:.1%}", "models": row.models}
                   for place, row in enumerate(rows, 1)], hide_index=True)
 
@@ -132,12 +141,10 @@ def leaderboard():
     if not by_test:
         st.caption("No student has saved a model yet: enter your name in the sidebar, then train one.")
         return
-    if session.present_view():
-        st.html(PRESENT_LEADERBOARD_CSS)
     with st.container(key="models_leaderboard"):
-        test_column, drawn_column = st.columns(2)
-        ranking(test_column, "Test digits", by_test)
-        ranking(drawn_column, "Drawn digits", classroom.leaderboard(models, "drawn"))
+        # One under the other: side by side, a 1024-px screen clipped the "models" column of both.
+        ranking("Test digits", by_test)
+        ranking("Drawn digits", classroom.leaderboard(models, "drawn"))
         st.caption(f"*Drawn digits*: {LEADERBOARD_DIGITS} test digits redrawn as people draw on the Draw page's "
                    "pad (any size, place, pen width and colours), then read the way the Draw page reads yours.")
 
@@ -162,6 +169,7 @@ def teacher_controls(models):
     drawings = ClassDigits().count()
     sure = st.checkbox(f"Yes, delete the class's {count_text(drawings)} (Draw page)", key="models_sure_clear_drawings")
     st.button("Clear the class's handwriting", on_click=clear_handwriting, disabled=not (sure and drawings))
+    message_here("teacher")
 
 
 def main():
@@ -169,14 +177,12 @@ def main():
     listing = caches.saved_models()
     for file, why in listing.problems:
         st.warning(escape(f"{file} is skipped: {why}"))
-    kind, text = st.session_state.pop(MESSAGE, (None, None))
-    if kind:
-        getattr(st, kind)(escape(text))
     leaderboard()
     join_link()
     if session.teacher_unlocked():
         teacher_controls(listing.models)
     if not listing.models:
+        message_here("manage")  # "Deleted ..." of the last model
         st.info("No saved model yet: train one on the Train page.")
         return
     st.subheader("All models")
@@ -215,6 +221,7 @@ def main():
     delete_column.button("Delete", on_click=delete, args=(name,), disabled=not sure)
     download_column.download_button("Download .keras", data=info.path.read_bytes, file_name=f"{name}.keras",
                                     mime="application/octet-stream", on_click="ignore")
+    message_here("manage")
     with st.expander(f"First-layer weights of {escape(name)}", key="models_weights", on_change="rerun") as weights:
         if weights.open:  # loading a model starts TensorFlow: only when asked
             show_weights(info)
