@@ -10,6 +10,6 @@ from __future__ import annotations
 
 LARGE_TYPE_CSS = """<style>
 html { font-size: 24px !important; }
-table.pixel-table { font-size: 16px; }
+table.pixel-table { font-size: 16px !important; }  /* over its own inline 9 px */
 table.pixel-table td { width: 30px; height: 24px; }
 </style>"""

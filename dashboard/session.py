@@ -26,6 +26,7 @@ UPLOADED = "uploaded_data"  # (data key, MnistData) of an upload
 ACTIVE_MODEL = "active_model"  # name of the model Evaluate and Draw use
 JOB = "training_job"  # the ScheduledJob, kept while the user visits other pages
 CURVE = "training_curve"  # the LossCurve of the job's live chart, None until the run knows its length
+LECTURE_CURVE = "training_lecture_curve"  # the same for the lecture's loss of the same batches (Lecture, step 13)
 SAVED = "saved_model"  # name the finished run was saved under ("" if saving failed)
 SAVE_ERROR = "save_error"
 NAME = "student_name"  # the student's name, their saved models' owner ("" for none); also ?name= in the URL
@@ -160,18 +161,20 @@ def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
     st.session_state[JOB] = ScheduledJob(config, upload, store=ModelStore(), save_name=default_model_name(config),
                                          owner="" if teacher_unlocked() else student_name(),
                                          class_digits=ClassDigits().folder if add_class_digits else None).start()
-    st.session_state[CURVE] = None
+    st.session_state[CURVE] = st.session_state[LECTURE_CURVE] = None
     st.session_state.pop(SAVED, None)
     st.session_state.pop(SAVE_ERROR, None)
 
 
-def loss_curve(snapshot: Progress) -> LossCurve:
-    """The live chart's curve for this session's job, brought up to date with ``snapshot``."""
+def loss_curve(snapshot: Progress, lecture: bool = False) -> LossCurve:
+    """The live chart's curve for this session's job, brought up to date with ``snapshot``: its batch losses, or
+    with ``lecture`` the same batches' loss as the lecture wrote it (Progress.lecture_losses)."""
     if snapshot.total_steps == 0:  # still starting: nothing to draw yet
         return LossCurve()
-    if st.session_state.get(CURVE) is None:
-        st.session_state[CURVE] = LossCurve(smoothing_for(snapshot.total_steps))
-    return st.session_state[CURVE].update(snapshot.batch_losses)
+    key = LECTURE_CURVE if lecture else CURVE
+    if st.session_state.get(key) is None:
+        st.session_state[key] = LossCurve(smoothing_for(snapshot.total_steps))
+    return st.session_state[key].update(snapshot.lecture_losses if lecture else snapshot.batch_losses)
 
 
 def collect_finished_run() -> None:

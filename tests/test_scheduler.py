@@ -70,7 +70,7 @@ def test_a_run_on_the_servers_digits_finishes_saves_and_reports_accuracies(start
     job = start(SHORT, save_name="lecture")  # data=None: the worker reads MNIST_PATH (the tiny npz) itself
     progress = wait_for(job)
     assert progress.state == RunState.FINISHED and not progress.stopped and progress.message == ""
-    assert progress.step == progress.total_steps == len(progress.batch_losses) == 18
+    assert progress.step == progress.total_steps == len(progress.batch_losses) == len(progress.lecture_losses) == 18
     assert progress.train_accuracy >= 0.95 and progress.test_accuracy >= 0.9
     assert progress.saved_as == "lecture"
     info = ModelStore().info("lecture")

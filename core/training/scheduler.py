@@ -317,8 +317,9 @@ class TrainingScheduler:
                 if job is None:  # the scheduler shut down meanwhile
                     continue
                 # The worker sends only the batch losses after the first ``known_losses`` (see serve_runs).
-                losses = job.snapshot().batch_losses[:known_losses] + progress.batch_losses
-                job.publish(replace(progress, batch_losses=losses))
+                known = job.snapshot()
+                job.publish(replace(progress, batch_losses=known.batch_losses[:known_losses] + progress.batch_losses,
+                                    lecture_losses=known.lecture_losses[:known_losses] + progress.lecture_losses))
                 if progress.done:
                     del self._jobs[run_id]
                     worker.run_id = None
@@ -377,7 +378,8 @@ def serve_runs(tasks: Connection, results: Connection) -> None:
             """Send the Progress with only its new batch losses: the whole history every chunk grew with the run
             (a 5-epoch lecture run ends at 9,375 losses), sent several times a second."""
             nonlocal sent
-            results.send((run_id, sent, replace(progress, batch_losses=progress.batch_losses[sent:])))
+            results.send((run_id, sent, replace(progress, batch_losses=progress.batch_losses[sent:],
+                                                lecture_losses=progress.lecture_losses[sent:])))
             sent = max(sent, len(progress.batch_losses))
 
         try:
