@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 if __name__ == "__main__":  # a browser session's run
-    from dashboard import keras_guard, sidebar
+    from dashboard import keras_guard, sidebar, warm_up
 
     keras_guard.keep_keras_state()
 
@@ -35,6 +35,7 @@ if __name__ == "__main__":  # a browser session's run
     sidebar.present_view()  # ?present=1: the projector's view
     sidebar.sidebar()
     page.run()
+    warm_up.first_page_served()  # the server may now prepare TensorFlow for the class (dashboard/warm_up.py)
 else:  # imported by `streamlit run`, which serves this app
     from dashboard.warm_up import lifespan
 

@@ -165,22 +165,36 @@ def _mtime(info: ModelInfo) -> int:
 
 
 def training_estimate(config: TrainConfig, data: MnistData) -> str:
-    """'about 4 min here': how long ``config`` will train on ``data`` on this server (core.training.estimate).
+    """'about 4 min here': how long ``config`` will train on ``data`` on this server (core.training.estimate),
+    counting a cold training worker when the run would need one (core.training.scheduler.cold_start_seconds).
 
     The first call for a network shape times a few of its steps in the server's calibration process
     (core.training.estimate.server_calibrator: a few seconds, once per server and shape); raises ValueError for a
     config that cannot train. When that process cannot answer, says so instead of a time.
     """
+    from core.training.estimate import format_estimate
+    from core.training.scheduler import server_scheduler
+
     try:
-        return _training_estimate(json.dumps(config.to_dict(), sort_keys=True), len(data.x_train), len(data.x_test))
+        seconds, startup = _training_estimate(json.dumps(config.to_dict(), sort_keys=True), len(data.x_train),
+                                              len(data.x_test))
     except RuntimeError as error:
         return f"an unknown time ({error})"
+    try:
+        cold = server_scheduler().cold_start_seconds()
+    except ValueError:  # a bad MNIST_MAX_TRAINING: Start says so
+        cold = 0.0
+    cold = startup if cold is None else cold  # never measured here yet: as long as the calibrating process took
+    if cold < 1:
+        return format_estimate(seconds)
+    return f"{format_estimate(seconds + cold)}, of which about {cold:.0f} s to start a training process"
 
 
 @st.cache_resource(max_entries=64, show_spinner="Timing a few training steps on this machine...")
-def _training_estimate(config_json: str, train_digits: int, test_digits: int) -> str:
-    from core.training.estimate import estimate_seconds, format_estimate, server_calibrator
+def _training_estimate(config_json: str, train_digits: int, test_digits: int) -> tuple[float, float]:
+    """(seconds the run trains, seconds a fresh process takes to start TensorFlow), from the calibration."""
+    from core.training.estimate import estimate_seconds, server_calibrator
 
     config = TrainConfig.from_dict(json.loads(config_json))
     calibration = server_calibrator().calibrate(config)
-    return format_estimate(estimate_seconds(config, train_digits, test_digits, calibration))
+    return estimate_seconds(config, train_digits, test_digits, calibration), calibration.startup_seconds

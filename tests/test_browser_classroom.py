@@ -5,13 +5,16 @@ refused actions and seeds. One server (tiny digits, a teacher key, one run at a 
 from __future__ import annotations
 
 import re
+import time
 from types import SimpleNamespace
 
+import psutil
 import pytest
 
 from core import classroom
 from core.model.store import ModelStore
-from harness.live_server import CHROMIUM, CHROMIUM_ARGS, browser_missing, streamlit_server
+from core.training.child_process import CHILD_NICENESS
+from harness.live_server import CHROMIUM, CHROMIUM_ARGS, browser_missing, streamlit_server, tensorflow_loaded
 from helpers.browser import (
     MAIN,
     PAGE_TIMEOUT_MS,
@@ -42,8 +45,8 @@ def server(tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
     env = {"MNIST_PATH": str(digits), "MNIST_MODELS_DIR": str(models), "MNIST_TEACHER_KEY": TEACHER_KEY,
            "MNIST_MAX_TRAINING": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    with streamlit_server(env) as (base_url, _process, _seconds):
-        yield SimpleNamespace(url=base_url, models=models)
+    with streamlit_server(env) as (base_url, process, _seconds):
+        yield SimpleNamespace(url=base_url, models=models, process=process)
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +102,31 @@ def wait_for_large_type(page) -> None:
     page.wait_for_function("() => getComputedStyle(document.documentElement).fontSize === '24px'",
                            timeout=PAGE_TIMEOUT_MS)
     wait_until_idle(page)
+
+
+def wait_until(condition, what: str, seconds: float = RUN_TIMEOUT_MS / 1000) -> None:
+    """Poll ``condition()`` until it holds; fail naming ``what`` after ``seconds`` (a hang, never a target)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited in vain for {what}")
+        time.sleep(0.2)
+
+
+def test_once_the_first_page_is_served_the_server_prepares_tensorflow_and_a_worker(server, new_page):
+    """First in this module: the server has served no page yet."""
+    server_process = psutil.Process(server.process.pid)
+    assert not tensorflow_loaded(server_process.pid) and not server_process.children()
+    page = new_page()
+    open_page(page, server.url, "")
+
+    def worker_ready() -> bool:  # a child of the server, at the workers' low priority, with TensorFlow loaded
+        return any(child.nice() == min(19, server_process.nice() + CHILD_NICENESS) and tensorflow_loaded(child.pid)
+                   for child in server_process.children())
+
+    wait_until(lambda: tensorflow_loaded(server_process.pid), "TensorFlow in the server")
+    wait_until(worker_ready, "a training worker with TensorFlow loaded")
+    assert_no_error(page)
 
 
 def test_the_join_qr_code_is_an_image_the_browser_shows(server, new_page):

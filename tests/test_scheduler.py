@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -23,7 +24,7 @@ from core.training.scheduler import (
     TrainingScheduler,
     max_training_runs,
 )
-from helpers.apptest import wait_for
+from helpers.apptest import DEADLINE_SECONDS, wait_for
 from helpers.digits import make_digits, make_tiny_data
 
 SHORT = preset("lecture").replace(epochs=2)  # 18 steps on the tiny digits
@@ -34,8 +35,8 @@ LONG_DATA = make_tiny_data(train=3000)
 
 
 def training(progress) -> bool:
-    """The run is on a worker and has made steps (so it also has a time-left estimate)."""
-    return progress.step > 0 and not progress.done
+    """The run is on a worker and has made steps beyond its first, compiling chunk (so it has a time left)."""
+    return progress.step > 0 and progress.eta_seconds is not None and not progress.done
 
 
 @pytest.fixture(scope="module")
@@ -193,5 +194,24 @@ def test_a_worker_that_cannot_start_fails_the_run_with_a_message(monkeypatch, ti
         progress = job.snapshot()  # failed at once, on the thread that started it: nothing hangs in the queue
         assert progress.failed and "No training worker could be started" in progress.message
         assert "Too many open files" in progress.message and job.queue_position == 0
+    finally:
+        scheduler.shutdown()
+
+
+def test_a_prepared_worker_gets_ready_before_any_run_and_the_first_run_takes_it(tiny_npz):
+    scheduler = TrainingScheduler(max_workers=1)
+    try:
+        assert scheduler.cold_start_seconds() is None  # no worker has started here: unknown
+        scheduler.prepare_worker()
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while scheduler.cold_start_seconds() != 0.0:  # 0 once it has imported TensorFlow and read the digits
+            assert time.monotonic() < deadline, "the prepared worker never got ready"
+            time.sleep(0.05)
+        scheduler.prepare_worker()  # one is running: no second
+        job = ScheduledJob(SHORT, scheduler=scheduler).start()
+        trained_by = wait_for(job, lambda progress: progress.step > 0, "the first step").step and job.worker_pid
+        assert trained_by is not None and len(scheduler.runs()) == 1
+        wait_for(job)
+        assert scheduler.cold_start_seconds() == 0.0 and scheduler.runs() == []
     finally:
         scheduler.shutdown()

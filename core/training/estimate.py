@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -25,7 +25,7 @@ import numpy as np
 from core.evaluation.metrics import evaluate_accuracy, train_accuracy_sample
 from core.model.config import TrainConfig
 from core.training.child_process import Child, end_with_parent, start_child
-from core.training.loop import compile_training, step_counts
+from core.training.loop import compile_training, step_counts, warm_up_tensorflow
 
 # Warm steps are timed until they have lasted this long: the step time of the slowest
 # preset then varies by a few percent between calibrations on a quiet machine.
@@ -44,6 +44,9 @@ class Calibration:
     step_seconds: float  # one warm gradient step of config.batch_size digits
     predict_compile_seconds: float  # the first prediction's extra time (Keras traces its predict function)
     predict_seconds_per_digit: float  # accuracy on the validation, training sample and test digits
+    # Importing TensorFlow and its first compiled function in a fresh process: what a cold training worker
+    # pays before its first step (core.training.scheduler.TrainingScheduler.cold_start_seconds).
+    startup_seconds: float = 0.0
 
 
 def speed_key(config: TrainConfig) -> tuple:
@@ -58,6 +61,7 @@ def speed_key(config: TrainConfig) -> tuple:
 
 
 _calibrations: dict[tuple, Calibration] = {}
+_startup = [0.0]  # seconds this process took to import TensorFlow and run its first compiled function
 _lock = threading.Lock()  # one calibration at a time: two at once would slow each other down
 
 
@@ -67,9 +71,11 @@ def calibrate(config: TrainConfig) -> Calibration:
     key = speed_key(config)
     with _lock:
         if not _calibrations:
-            _warm_up()
+            started = time.perf_counter()
+            warm_up_tensorflow()
+            _startup[0] = time.perf_counter() - started
         if key not in _calibrations:
-            _calibrations[key] = _measure(config)
+            _calibrations[key] = replace(_measure(config), startup_seconds=_startup[0])
         return _calibrations[key]
 
 
@@ -181,18 +187,6 @@ def format_estimate(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"about {round(seconds / 60)} min here"
     return f"about {seconds / 3600:.1f} h here"
-
-
-def _warm_up() -> None:
-    """One tiny compiled step and one prediction. TensorFlow's first compiled function in a
-    process costs about 2 s more than any later one (its runtime starts up): that is not the
-    calibrated network's compile time, and a run trained after the estimate does not pay it again."""
-    import tensorflow as tf
-
-    images, labels = np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)
-    model, run_steps = compile_training(TrainConfig(hidden_units=(1,), batch_size=1), images, labels, total_steps=1)
-    run_steps(tf.constant([[0]], tf.int32))
-    evaluate_accuracy(model, images, labels)
 
 
 def _measure(config: TrainConfig) -> Calibration:

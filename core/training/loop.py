@@ -158,6 +158,18 @@ def train(
     )
 
 
+def warm_up_tensorflow() -> None:
+    """Import TensorFlow and run one tiny compiled step and one prediction. TensorFlow's first compiled function
+    in a process costs about 2 s more than any later one (its runtime starts up): a process that will train
+    or calibrate pays it here, once, before anyone waits for it."""
+    import tensorflow as tf
+
+    images, labels = np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)
+    model, run_steps = compile_training(TrainConfig(hidden_units=(1,), batch_size=1), images, labels, total_steps=1)
+    run_steps(tf.constant([[0]], tf.int32))
+    evaluate_accuracy(model, images, labels)
+
+
 def step_counts(config: TrainConfig, train_digits: int) -> tuple[int, int]:
     """(gradient steps per epoch, digits held out for validation) for ``train_digits`` training digits.
 

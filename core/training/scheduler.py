@@ -8,8 +8,10 @@ through a pipe. The handle has TrainingJob's interface (start, stop, snapshot, w
 place in the queue.
 
 Each worker is a child process (core.training.child_process): a fresh interpreter at a lower priority.
-A worker starts with the first run that needs it and then stays, so TensorFlow is imported and
-the server's digits are read once per worker, not once per run.
+A worker starts with the first run that needs it, or ahead of it (``prepare_worker``, which the dashboard
+calls once its first page is served), and then stays: it imports TensorFlow and reads the server's digits as
+it starts, once per worker, not once per run, and says when it is ready, so a page's estimate can count the
+start of a cold one (``cold_start_seconds``).
 
 A worker reads its pipe from the server after every chunk of steps. End of file there means the
 server is gone, however it ended (exit, crash, SIGKILL), and the worker ends too: no orphans.
@@ -23,6 +25,7 @@ import itertools
 import os
 import signal
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
@@ -35,12 +38,14 @@ from core.model.store import ModelStore
 from core.training import ray_cluster
 from core.training.child_process import Child, end_with_parent, start_child
 from core.training.job import train_and_save
+from core.training.loop import warm_up_tensorflow
 from core.training.progress import Progress, RunHandle, RunState
 from core.training.ray_cluster import ray_address
 
 MAX_TRAINING_VARIABLE = "MNIST_MAX_TRAINING"
 RAY_RUNS_AT_ONCE = 8  # the default limit when RAY_ADDRESS sends runs to a cluster (see max_training_runs)
 WORKER = "core.training.scheduler:serve_runs"  # what a worker process runs (core.training.child_process)
+READY = 0  # the run id of a worker's "ready" message: no run has it
 STOPPED_IN_QUEUE = "Stopped while waiting in the queue: nothing was trained or saved."
 SHUT_DOWN = "The training service shut down before this run ended; start it again."
 
@@ -156,6 +161,8 @@ class _Worker:
 
     child: Child  # to_child: a _Task starts a run, a run id (int) stops it; from_child: (run_id, message)
     run_id: int | None = None  # the run it trains; None when idle
+    started: float = field(default_factory=time.monotonic)
+    ready: bool = False  # it has imported TensorFlow and read the server's digits (it sent READY)
     # Held while sending: a Stop (from a page) and a task (from whichever thread dispatches) must
     # not interleave on the pipe, and a Stop must not overtake the task of its own run.
     send_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -182,8 +189,9 @@ class TrainingScheduler:
         self._queue: deque[_Task] = deque()  # runs waiting for a worker, oldest first
         self._jobs: dict[int, ScheduledJob] = {}  # every run not done yet, queued or training
         self._workers: list[_Worker] = []
-        self._run_ids = itertools.count(1)
+        self._run_ids = itertools.count(1)  # from 1: READY (0) is no run
         self._closed = False
+        self._cold_start: float | None = None  # seconds the last worker took from its start to READY
 
     def submit(self, job: ScheduledJob) -> int:
         """Queue ``job`` and return its run id; ScheduledJob.start calls this."""
@@ -243,6 +251,29 @@ class TrainingScheduler:
         if None in free_in:
             return None
         return sorted(free_in)[position - 1]
+
+    def prepare_worker(self) -> None:
+        """Start one worker ahead of the first run, if none is running: it imports TensorFlow and reads the
+        server's digits at its low priority while nobody waits (dashboard/warm_up.py, once the first page is
+        served), so the class's first run starts at once."""
+        with self._lock:
+            if not self._workers and not self._closed:
+                with contextlib.suppress(OSError):  # no process could start: the first run tries again and says so
+                    self._start_worker()
+
+    def cold_start_seconds(self) -> float | None:
+        """How long a run started now would wait for a worker to get ready, the queue aside: 0 when an idle worker
+        is ready or none is free (a busy one is warm when it frees up); what is left of the last measured start-up
+        while an idle one warms up, or all of it when a new one must start; None before any was measured."""
+        with self._lock:
+            idle = [worker for worker in self._workers if worker.run_id is None and worker.child.alive]
+            if any(worker.ready for worker in idle) or (not idle and len(self._workers) >= self.max_workers):
+                return 0.0
+            if self._cold_start is None:
+                return None
+            if idle:
+                return max(0.0, self._cold_start - (time.monotonic() - max(worker.started for worker in idle)))
+            return self._cold_start
 
     def worker_pid(self, run_id: int) -> int | None:
         with self._lock:
@@ -312,6 +343,11 @@ class TrainingScheduler:
                 run_id, known_losses, progress = worker.child.from_child.recv()
             except (EOFError, OSError):
                 break
+            if run_id == READY:  # warmed up: TensorFlow imported, the digits read (serve_runs)
+                with self._lock:
+                    worker.ready = True
+                    self._cold_start = time.monotonic() - worker.started
+                continue
             with self._lock:
                 job = self._jobs.get(run_id)
                 if job is None:  # the scheduler shut down meanwhile
@@ -361,8 +397,13 @@ def server_scheduler() -> TrainingScheduler:
 
 
 def serve_runs(tasks: Connection, results: Connection) -> None:
-    """A worker process (core.training.child_process): take a run, train and save it, send its Progress back;
-    until the server goes."""
+    """A worker process (core.training.child_process): get ready (TensorFlow, the server's digits) and say so,
+    then take a run, train and save it, send its Progress back; until the server goes."""
+    if not ray_address():  # a relay to a Ray cluster trains nothing here
+        with contextlib.suppress(Exception):  # a run that comes anyway says what is wrong
+            warm_up_tensorflow()
+            _server_digits(os.environ.get(MNIST_PATH_VARIABLE) or None)
+    results.send((READY, 0, None))
     while True:
         try:
             message = tasks.recv()
