@@ -14,6 +14,7 @@ if __name__ == "__main__":  # a browser session's run
     from dashboard import keras_guard, sidebar, warm_up
 
     keras_guard.keep_keras_state()
+    warm_up.wait_for_the_imports()  # while the server imports TensorFlow in the background (dashboard/warm_up.py)
 
     # The pages live in views/, not pages/: a pages/ folder beside this script switches Streamlit into its
     # older folder-based mode for the first request a fresh server gets, which skips this script on a deep

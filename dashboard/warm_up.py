@@ -32,12 +32,23 @@ HERE = Path(__file__).resolve().parent
 # The scripts a browser's first visit runs: the router, then the default page.
 FIRST_PAGE_SCRIPTS = (HERE / "app.py", HERE / "views" / "lecture.py")
 
+# Modules the preparing would import in the background (TensorFlow imports pandas) that a page may find
+# half-imported: plotly reads pandas from sys.modules without importing it (get_module(..., should_load=False)),
+# and a chart drawn while the preparing imported pandas failed with "partially initialized module 'pandas' has
+# no attribute 'Series'". Imported whole as the server starts (about 0.3 s), they are never half-imported later.
+WHOLE_BEFORE_PREPARING = ("pandas",)
 # After the first page's script has run, its browser still fetches and paints it (about 0.5 s on a cold
 # 2-core machine): the preparing starts after that, so the first page stays as quick as a minimal app's.
 PREPARE_DELAY_SECONDS = 2.0
 
 logger = logging.getLogger(__name__)
 _first_page_served = threading.Event()
+# Held while the preparing imports TensorFlow, and waited for by every page (wait_for_the_imports). Importing
+# TensorFlow imports about 4,000 modules (Keras, SciPy, scikit-learn, pandas...), some of which a page imports
+# too; two threads importing such a web of modules at once can each wait for the other, and Python then hands
+# one of them a half-imported module (importlib's deadlock avoidance).
+_importing = threading.Lock()
+_low_priority_threads: set[int] = set()  # the native ids of the preparing's threads at CHILD_NICENESS
 
 
 def first_page_modules(scripts=FIRST_PAGE_SCRIPTS) -> list[str]:
@@ -62,10 +73,10 @@ def _is_module(name: str) -> bool:
 
 
 def warm_up() -> None:
-    """Import the first page's modules and read the digits and the saved-model listing into the server's
-    caches. Never raises: whatever fails here is logged, and the first page does it (and reports it) instead."""
+    """Import the first page's modules (and WHOLE_BEFORE_PREPARING) and read the digits and the saved-model listing
+    into the server's caches. Never raises: whatever fails here is logged, and the first page does it (and reports it) instead."""
     try:
-        for name in first_page_modules():
+        for name in first_page_modules() + list(WHOLE_BEFORE_PREPARING):
             importlib.import_module(name)
         from core.data.mnist import load_default
         from dashboard import caches
@@ -81,6 +92,21 @@ def first_page_served() -> None:
     _first_page_served.set()
 
 
+def wait_for_the_imports() -> None:
+    """Called by the router before each page (dashboard/app.py): a page never imports while the preparing imports
+    TensorFlow (a few seconds, once, soon after the first page), so neither can find a module half-imported.
+    A page that has to wait lifts the import to the server's own priority (where the system lets a thread
+    raise its priority again): at the low one, a busy machine would make the page wait far longer."""
+    if _importing.acquire(blocking=False):
+        _importing.release()
+        return
+    for thread_id in list(_low_priority_threads):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, thread_id, os.getpriority(os.PRIO_PROCESS, 0))
+    with _importing:
+        pass
+
+
 def prepare_for_the_class() -> None:
     """One training worker started ahead of the first run, and TensorFlow imported and run once in the server, at a
     low priority. Never raises: whatever fails here is logged, and the page that needs it does it instead."""
@@ -88,7 +114,8 @@ def prepare_for_the_class() -> None:
         from core.training.scheduler import server_scheduler
 
         server_scheduler().prepare_worker()  # a child process, already at CHILD_NICENESS
-        _at_low_priority(lambda: importlib.import_module("tensorflow"))
+        with _importing:
+            _at_low_priority(lambda: importlib.import_module("tensorflow"))
         # TensorFlow makes its thread pools with its first operation, and threads inherit their maker's priority:
         # made here, at the server's own, so that later drawings and evaluations are not held back.
         import tensorflow as tf
@@ -117,10 +144,13 @@ def _at_low_priority(work: Callable[[], object]) -> None:
     def run() -> None:
         with contextlib.suppress(OSError, AttributeError):  # no per-thread priority here: run at the server's
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHILD_NICENESS)
+        _low_priority_threads.add(threading.get_native_id())
         try:
             work()
         except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
             failed.append(error)
+        finally:
+            _low_priority_threads.discard(threading.get_native_id())
 
     thread = threading.Thread(target=run, name="mnist-prepare-low-priority", daemon=True)
     thread.start()

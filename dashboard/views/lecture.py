@@ -9,7 +9,7 @@ Only the steps that need a network import TensorFlow: the first step is as light
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal, NamedTuple
+from typing import Callable, Literal, NamedTuple, Sequence
 
 import numpy as np
 import streamlit as st
@@ -83,6 +83,14 @@ def wait_for_the_run() -> None:
              RunState.EVALUATING: "measuring its accuracy and saving the model"}[snapshot.state]
     st.info(f"Waiting for this session's run ({doing}): this step shows its network as soon as it is saved.",
             icon=":material/hourglass_top:")
+
+
+def number_table(columns: dict[str, Sequence], where=st) -> None:
+    """A small table of numbers, fractions with four decimals, as an HTML table (st.table). Not st.dataframe: it
+    draws on a canvas, whose code the browser fetches before it paints a step that shows one, and which the
+    projector's larger type (dashboard.large_type) cannot reach."""
+    where.table({name: [f"{value:.4f}" if isinstance(value, (float, np.floating)) else value for value in values]
+                 for name, values in columns.items()}, hide_index=True, width="content")
 
 
 def cell(code: str) -> None:
@@ -206,9 +214,8 @@ def network(data: MnistData) -> None:
     st.latex(r"h_1 = \tanh(x\,W_1 + b_1) \qquad h_2 = h_1 W_2 + b_2 \qquad "
              r"\text{class\_probs} = \mathrm{softmax}(h_2)")
     counts = [math.prod(shape) for _, shape in shapes]
-    st.dataframe({"weights": [name for name, _ in shapes],
-                  "shape": [" × ".join(map(str, shape)) for _, shape in shapes], "numbers": counts},
-                 hide_index=True, width="content")
+    number_table({"weights": [name for name, _ in shapes],
+                  "shape": [" × ".join(map(str, shape)) for _, shape in shapes], "numbers": counts})
     st.markdown(f"**{sum(counts):,} numbers** in all, each learned from the digits. This app builds the same "
                 f"network with Keras: `build_model(preset('lecture'))`, {describe(config)}.")
     starting_weights(fresh)
@@ -220,13 +227,12 @@ def starting_weights(model) -> None:
     st.markdown("**Their starting values.** `tf.get_variable` fills W1 and W2 with random numbers drawn evenly "
                 "between −limit and +limit, limit = √(6 / (inputs + outputs)) (Glorot uniform, its default), and "
                 "`tf.zeros` starts b1 and b2 at 0. Keras does the same for this network, as it builds it:")
-    st.dataframe({
+    number_table({
         "weights": [weight.name for weight in weights],
         "lowest": [float(weight.values.min()) for weight in weights],
         "highest": [float(weight.values.max()) for weight in weights],
-        "limit": [weight.limit if weight.name.startswith("W") else 0.0 for weight in weights],
-    }, hide_index=True, width="content",
-        column_config={name: st.column_config.NumberColumn(format="%.4f") for name in ("lowest", "highest", "limit")})
+        "limit": [weight.limit for weight in weights],
+    })
     first = weights[0]
     st.caption(f"The {first.values.size:,} values of {first.name}, counted in ten equal slices of "
                f"±{first.limit:.4f}: about as many in each, as an even draw gives.")
@@ -257,8 +263,7 @@ def softmax_and_loss(data: MnistData) -> None:
     digit.html(gallery_html([data.x_train[index]], [f"X_train[{index}]: a {label}"], columns=1, size=140))
     columns = {"logit h2": logits[0], "class_probs = softmax(h2)": class_probs[0],
                "softmax(class_probs)": softmax(class_probs.astype(np.float64))[0]}
-    table.dataframe({"digit": list(range(10)), **columns}, hide_index=True,
-                    column_config={name: st.column_config.NumberColumn(format="%.4f") for name in columns})
+    number_table({"digit": list(range(10)), **columns}, table)
     floor = lecture.lecture_loss_floor()
     meant, written, lowest = st.columns(3)
     meant.metric("Cross-entropy (what the lecture meant)", f"{lecture.cross_entropy(logits, [label])[0]:.4f}")
@@ -276,8 +281,7 @@ def softmax_and_loss(data: MnistData) -> None:
     cross_entropies, lecture_losses = lecture.confidence_sweep(SWEEP)
     st.caption("The two losses as the network gets surer of the right digit (the rest shared by the others):")
     losses = {"cross-entropy": cross_entropies, "the lecture's loss": lecture_losses}
-    st.dataframe({"probability of the right digit": SWEEP, **losses}, hide_index=True, width="content",
-                 column_config={name: st.column_config.NumberColumn(format="%.4f") for name in losses})
+    number_table({"probability of the right digit": list(SWEEP), **losses})
 
 
 def sgd_step(data: MnistData) -> None:
