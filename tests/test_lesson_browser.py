@@ -11,7 +11,16 @@ import re
 import pytest
 
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
-from helpers.browser import MAIN, PAGE_TIMEOUT_MS, SIDEBAR, assert_no_error, open_page, unlock_teacher, wait_until_idle
+from helpers.browser import (
+    MAIN,
+    PAGE_TIMEOUT_MS,
+    SIDEBAR,
+    assert_no_error,
+    open_page,
+    switch_page,
+    unlock_teacher,
+    wait_until_idle,
+)
 from helpers.digits import make_tiny_data, npz_bytes
 
 pytestmark = pytest.mark.slow
@@ -83,7 +92,7 @@ def test_one_lesson_a_teacher_two_students_and_the_projector(server, browser):
     bo.get_by_text("Waiting in the queue").wait_for(timeout=PAGE_TIMEOUT_MS)
 
     # The teacher's Runs page: Ada training, Bo first in the queue; the teacher stops Ada's run.
-    open_page(teacher, server, "runs")
+    switch_page(teacher, "Runs")  # the same session: still the teacher
     rows = teacher.locator(f'{MAIN} [data-testid="stHorizontalBlock"]')
     rows.filter(has_text="Ada").filter(has_text="training").wait_for(timeout=PAGE_TIMEOUT_MS)
     queued = rows.filter(has_text="Bo")

@@ -55,7 +55,7 @@ def unlock_teacher(page, passphrase: str) -> None:
     box.press("Enter")
     wait_until_idle(page)
     page.locator(SIDEBAR).get_by_role("button", name="Unlock teacher mode").click()
-    page.locator(SIDEBAR).get_by_text("Teacher mode").wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.locator(SIDEBAR).get_by_role("button", name="Lock teacher mode").wait_for(timeout=PAGE_TIMEOUT_MS)
     wait_until_idle(page)
 
 
