@@ -74,7 +74,8 @@ def _is_module(name: str) -> bool:
 
 def warm_up() -> None:
     """Import the first page's modules (and WHOLE_BEFORE_PREPARING) and read the digits and the saved-model listing
-    into the server's caches. Never raises: whatever fails here is logged, and the first page does it (and reports it) instead."""
+    into the server's caches. Never raises: whatever fails here is logged, and the first page does it (and reports
+    it) instead."""
     try:
         for name in first_page_modules() + list(WHOLE_BEFORE_PREPARING):
             importlib.import_module(name)

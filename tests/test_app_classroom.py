@@ -190,3 +190,27 @@ def test_the_teachers_own_run_belongs_to_nobody_and_breaks_no_rule(tiny_npz, tea
     assert not at.exception and not at.error
     (saved,) = ModelStore().list().models
     assert saved.owner == ""  # kept when the teacher clears the class's models, and off the leaderboard
+
+
+def test_the_runs_page_lists_the_class_runs_and_only_the_teacher_stops_them(tiny_npz, teacher_key, fake_scheduler):
+    student = train_page({"name": "Ada", "preset": "lecture", "epochs": "2"})
+    button(student, "Start").click().run()
+    fake_scheduler.train(student.session_state["training_job"], 5)
+
+    def runs_page(**query) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.query_params.update(query)
+        at.run()
+        return at.switch_page("views/runs.py").run()
+
+    seen = runs_page(name="Bo")  # another student sees the class's runs, without Stop
+    text = " ".join(markdown.value for markdown in seen.markdown)
+    assert "Ada" in text and "lecture, seed" in text and "training" in text
+    assert not [widget for widget in seen.button if widget.label == "Stop"]
+    teacher = runs_page()
+    teacher.sidebar.text_input(key="sidebar_teacher_passphrase").set_value(teacher_key).run()
+    next(widget for widget in teacher.sidebar.button if widget.label == "Unlock teacher mode").click().run()
+    button(teacher, "Stop").click().run()
+    assert student.session_state["training_job"].snapshot().stopped
+    assert "No run is training or waiting" in teacher.info[0].value
+    assert not teacher.exception and not seen.exception

@@ -120,7 +120,8 @@ def test_a_fresh_network_starts_as_the_lectures_get_variable_and_zeros_start_it(
     weights = starting_weights(fresh_network())
     assert [weight.name for weight in weights] == ["W1", "b1", "W2", "b2"]
     w1, b1, w2, _ = weights
-    assert w1.values.shape == (784, 64) and w1.limit == pytest.approx(math.sqrt(6 / (784 + 64))) == glorot_limit(784, 64)
+    assert w1.values.shape == (784, 64)
+    assert w1.limit == pytest.approx(math.sqrt(6 / (784 + 64))) == glorot_limit(784, 64)
     for weight in (w1, w2):  # uniform in +-limit: near both ends, and about as many in each tenth
         assert -weight.limit <= weight.values.min() < -0.9 * weight.limit
         assert 0.9 * weight.limit < weight.values.max() <= weight.limit

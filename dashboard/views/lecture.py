@@ -356,7 +356,8 @@ def train(data: MnistData) -> None:
     st.markdown(f"Now the whole training set, {config.epochs} times over, in batches of {config.batch_size}: "
                 f"{steps:,} SGD steps per epoch, {config.epochs * steps:,} in all. The chart shows each batch's "
                 "loss as it goes, the lecture's `hist_loss`: the cross-entropy this run learns from, and beside it "
-                f"the loss the lecture plotted (softmax twice), which flattens out above {lecture.lecture_loss_floor():.2f} "
+                "the loss the lecture plotted (softmax twice), which flattens out above "
+                f"{lecture.lecture_loss_floor():.2f} "
                 "however well the network reads (step 8 says why).")
     running = session.training_running()
     with st.container(horizontal=True, vertical_alignment="center"):  # each its own width: never cut to "Tr.."
