@@ -120,7 +120,7 @@ def main() -> int:
         print(f"{name}: whole process {seconds:.1f} s (training {trained:.1f} s), test accuracy {accuracy:.4f}; "
               f"{ratio:.3f} of the reference (target <= {share:.3f}, accuracy >= {lowest:.3f}) "
               f"{'PASS' if ok else 'FAIL'}")
-        print(f"{name}: estimated {estimate:g} s before training, off by {off:.2f}x "
+        print(f"{name}: estimated {estimate:g} s from its first steps, off by {off:.2f}x "
               f"(target <= {ESTIMATE_FACTOR:g}x) {'PASS' if estimate_ok else 'FAIL'}")
     return 0 if passed else 1
 

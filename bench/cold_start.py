@@ -6,8 +6,8 @@ a browser session of its own, with an empty cache, as a student's first visit:
 
   - the first Lecture run: from the click on "Train for 5 epochs" (step 13) to the first loss point shown, at
     most 3 s (a cold server's first run had waited about 16 s on a 2-core machine);
-  - step 8 (softmax and the loss, whose network TensorFlow builds): from the request to the step's figures shown,
-    at most 1.5 s (was 7.4 s);
+  - step 8 (softmax and the loss, whose network TensorFlow builds): from the click on Next at step 7 to the
+    step's figures shown, at most 1.5 s (was 7.4 s); step 7, the first step that builds a network, the same way;
   - Evaluate's first view of the model that run saved: from the request to its accuracies and its accuracy
     tab's content shown (the gallery of digits read wrong), at most 2 s (was 4.8 s); the three charts, drawn once
     the browser has fetched plotly.js, are timed too and printed beside it;
@@ -35,7 +35,9 @@ import time
 from harness.live_server import APP, CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, chromium_available, streamlit_server
 from startup import MINIMAL_APP, measure_once
 
-TARGETS = {"first loss point": 3.0, "step 8": 1.5, "Evaluate": 2.0}  # seconds, the issue's
+# Seconds, the issue's targets. Step 7 builds a network too since the lecture's In[13]-[15] have their live
+# counterparts there: it is held to step 8's target.
+TARGETS = {"first loss point": 3.0, "step 7": 1.5, "step 8": 1.5, "Evaluate": 2.0}
 FIRST_PAGE_RATIO = 1.2
 TIMEOUT_MS = 180_000
 # Stamps, on each animation frame, the first moment `condition` holds: window[name], in ms since the
@@ -50,6 +52,8 @@ STAMP = """([name, condition]) => {
   };
   requestAnimationFrame(check);
 }"""
+STEP_7_SHOWN = """() => document.querySelector('[data-testid="stMain"] h2')?.innerText.startsWith('7.')
+  && document.querySelector('[data-testid="stMain"]').innerText.includes('Their starting values')"""
 STEP_8_SHOWN = """() => document.querySelector('[data-testid="stMain"] h2')?.innerText.startsWith('8.')
   && [...document.querySelectorAll('[data-testid="stMetricLabel"]')].some(label => label.innerText.includes('Lowest'))"""
 # Evaluate's first view: the accuracies on the test digits and the accuracy tab's content (its gallery of the
@@ -112,6 +116,30 @@ def first_loss_point(browser, base_url: str) -> float:
         context.close()
 
 
+def steps_by_next(browser, base_url: str) -> tuple[float, float]:
+    """Seconds from a click on Next to the step shown, in a fresh browser session opened at step 6: to step 7 (the
+    first step that builds a network) and then to step 8, each page's first visit, as a teacher goes through them."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/?step=6")
+        seconds = []
+        for name, shown in (("__step7Ms", STEP_7_SHOWN), ("__step8Ms", STEP_8_SHOWN)):
+            button = page.get_by_role("button", name="Next").first
+            button.wait_for(timeout=TIMEOUT_MS)
+            page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')",
+                                   timeout=TIMEOUT_MS)
+            button.evaluate("button => button.addEventListener('pointerdown',"
+                            " () => { window.__clickMs = performance.now(); }, {once: true})")
+            page.evaluate(f"({STAMP})(['{name}', {shown}])")
+            button.click()
+            page.wait_for_function(f"() => window.{name} !== undefined", timeout=TIMEOUT_MS)
+            seconds.append(page.evaluate(f"() => (window.{name} - window.__clickMs) / 1000"))
+        return seconds[0], seconds[1]
+    finally:
+        context.close()
+
+
 def class_checks(browser, data: str | None, settle: float) -> tuple[dict[str, tuple[float, float]], float]:
     """({what: (seconds on a fresh server, seconds again once warm)} for the Lecture run, step 8 and Evaluate;
     seconds until Evaluate's charts were drawn too, the first time)."""
@@ -120,11 +148,13 @@ def class_checks(browser, data: str | None, settle: float) -> tuple[dict[str, tu
         with streamlit_server(env) as (base_url, _process, _seconds):
             shown_after_request(browser, base_url, "() => !!document.querySelector('[data-testid=\"stMain\"] h2')")
             time.sleep(settle)  # the class arrives: the server has had this long to prepare
-            timed: dict[str, list[float]] = {"first loss point": [], "step 8": [], "Evaluate": []}
+            timed: dict[str, list[float]] = {"first loss point": [], "step 7": [], "step 8": [], "Evaluate": []}
             charts = 0.0
             for _ in range(2):  # on the fresh server, then again once warm
                 timed["first loss point"].append(first_loss_point(browser, base_url))
-                timed["step 8"] += shown_after_request(browser, f"{base_url}/?step=8", STEP_8_SHOWN)
+                step_7, step_8 = steps_by_next(browser, base_url)
+                timed["step 7"].append(step_7)
+                timed["step 8"].append(step_8)
                 evaluate, drawn = shown_after_request(browser, f"{base_url}/evaluate", EVALUATE_SHOWN, CHARTS_SHOWN)
                 timed["Evaluate"].append(evaluate)
                 charts = charts or drawn

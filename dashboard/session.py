@@ -73,12 +73,13 @@ def forget_upload() -> None:
 
 def active_model(own: bool = False) -> ModelInfo | None:
     """The model this session works with: its last choice if still saved, else the newest of its own (see
-    ``own_models``); never another student's unless chosen. own=True: only one of its own, as the Lecture
-    (and so the projector) shows, even after a student picked a classmate's model on the Evaluate page."""
-    mine = own_models()
-    chosen = next((info for info in (mine if own else caches.saved_models().models)
-                   if info.name == st.session_state.get(ACTIVE_MODEL)), None)
-    chosen = chosen or (mine[0] if mine else None)
+    ``own_models``), else the newest of all (Evaluate and Draw name whose it is). own=True: only one of its own,
+    never another student's, as the Lecture (and so the projector) shows, even after a student picked a
+    classmate's model on the Evaluate page; None when it has none."""
+    mine, models = own_models(), caches.saved_models().models
+    chosen = next((info for info in (mine if own else models) if info.name == st.session_state.get(ACTIVE_MODEL)),
+                  None)
+    chosen = chosen or (mine[0] if mine else None if own else (models[0] if models else None))
     if not own:
         st.session_state[ACTIVE_MODEL] = chosen.name if chosen else None
     return chosen
@@ -126,7 +127,8 @@ def model_picker(key: str) -> ModelInfo | None:
     names = [info.name for info in caches.saved_models().models]
     st.selectbox("Model", names, index=names.index(current.name), key=key,
                  on_change=lambda: set_active_model(st.session_state[key]))
-    st.caption(f"{escape(current.name)}: {owner_text(current)}")
+    owner = escape(current.owner) if current.owner else "the teacher" if teacher_key_set() else "none"
+    st.caption(f"Owner: {owner}")
     return current
 
 

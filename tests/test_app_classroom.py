@@ -14,7 +14,7 @@ from core.evaluation.metrics import drawn_accuracy
 from core.model.store import ModelStore
 from dashboard import plain_text
 from dashboard.sidebar import PRESENT_CSS
-from helpers.apptest import button, lecture_page, metrics, train_page
+from helpers.apptest import button, lecture_page, metrics, open_page, train_page
 from helpers.digits import make_digits
 from helpers.paths import APP
 
@@ -193,7 +193,7 @@ def test_the_teachers_own_run_belongs_to_nobody_and_breaks_no_rule(tiny_npz, tea
 
 
 def test_the_runs_page_lists_the_class_runs_and_only_the_teacher_stops_them(tiny_npz, teacher_key, fake_scheduler):
-    student = train_page({"name": "Ada", "preset": "lecture", "epochs": "2"})
+    student = open_page("train", student_name="Ada")
     button(student, "Start").click().run()
     fake_scheduler.train(student.session_state["training_job"], 5)
 

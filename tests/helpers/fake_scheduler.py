@@ -72,6 +72,9 @@ class FakeScheduler:
     def worker_pid(self, run_id: int) -> None:
         return None
 
+    def cold_start_seconds(self) -> float:
+        return 0.0  # its runs start at once
+
     def runs(self) -> list[RunStatus]:
         """Every run not done yet, all of them training (nothing queues here)."""
         return [RunStatus(run_id, job) for run_id, job in enumerate(self.jobs, 1) if not job.snapshot().done]
