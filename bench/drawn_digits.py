@@ -21,7 +21,6 @@ import argparse
 import sys
 import time
 
-
 from core.data.mnist import load_mnist  # noqa: E402
 from core.drawing.synthetic import drawn_test_set  # noqa: E402
 

@@ -25,9 +25,8 @@ import sys
 import time
 
 import numpy as np
-
-
 from predict_latency import drawn_strokes, milliseconds_in_turns  # noqa: E402  (bench/ is this script's folder)
+
 from core.data.mnist import load_mnist  # noqa: E402
 from core.drawing.preprocess import canvas_to_mnist  # noqa: E402
 from core.drawing.strokes import rasterize_strokes  # noqa: E402

@@ -26,7 +26,6 @@ import time
 
 import numpy as np
 
-
 from core.data.mnist import load_mnist  # noqa: E402
 from core.drawing.preprocess import canvas_to_mnist  # noqa: E402
 from core.drawing.strokes import canvas_json, rasterize_strokes  # noqa: E402

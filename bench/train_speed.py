@@ -16,7 +16,6 @@ import argparse
 import sys
 import time
 
-
 from core.data.mnist import load_mnist, normalize_images  # noqa: E402
 from core.model.config import preset  # noqa: E402
 from core.model.network import build_model  # noqa: E402

@@ -3,6 +3,7 @@
 - The weights W1, b1, W2, b2 and their shapes, as the lecture declares them.
 - The loss: the cross-entropy the lecture meant, and the one it wrote, which
   applies softmax twice and can never reach 0 (``lecture_loss_floor``).
+- The weights' starting values, next to the lecture's ``tf.get_variable`` (Glorot uniform) and ``tf.zeros``.
 - One SGD step on one batch: the batch loss before and after.
 - An untrained network's probabilities for the first five digits: about 0.1
   each, a guess.
@@ -12,6 +13,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -37,6 +40,50 @@ def weight_shapes(config: TrainConfig) -> list[tuple[str, tuple[int, ...]]]:
     for layer, (inputs, outputs) in enumerate(zip(sizes, sizes[1:]), start=1):
         shapes += [(f"W{layer}", (inputs, outputs)), (f"b{layer}", (outputs,))]
     return shapes
+
+
+@dataclass(frozen=True)
+class StartingWeights:
+    """One weight of a new network as its first values came out, beside what the lecture's code asked for:
+    ``tf.get_variable`` draws a matrix uniformly in +-``limit`` (Glorot uniform, its default initializer) and
+    ``tf.Variable(tf.zeros(...))`` starts a bias at 0."""
+
+    name: str  # "W1", "b1", ... as the lecture names them
+    values: np.ndarray  # (inputs, outputs) for a matrix, (outputs,) for a bias
+    limit: float  # Glorot's bound sqrt(6 / (inputs + outputs)); 0 for a bias
+
+    @property
+    def counts(self) -> np.ndarray:
+        """(10,) how many values fall in each tenth of [-limit, limit]: about equal when uniform."""
+        return np.histogram(self.values, bins=10, range=(-self.limit, self.limit))[0]
+
+
+def glorot_limit(inputs: int, outputs: int) -> float:
+    """Glorot (Xavier) uniform's bound: sqrt(6 / (inputs + outputs)), 0.0841 for the lecture's W1 (784 x 64)."""
+    return math.sqrt(6 / (inputs + outputs))
+
+
+def starting_weights(model) -> list[StartingWeights]:
+    """The weights of a dense network (a fresh one: ``fresh_network``) in the lecture's order W1, b1, W2, b2..."""
+    import keras
+
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    if any(isinstance(layer, keras.layers.Conv2D) for layer in model.layers) or not dense:
+        raise ValueError("starting_weights lists the weights of a dense network (an MLP), not a CNN's")
+    weights = []
+    for number, layer in enumerate(dense, start=1):
+        kernel, bias = (np.asarray(variable) for variable in (layer.kernel, layer.bias))  # (in, out), (out,)
+        weights += [StartingWeights(f"W{number}", kernel, glorot_limit(*kernel.shape)),
+                    StartingWeights(f"b{number}", bias, 0.0)]
+    return weights
+
+
+def frameworks() -> str:
+    """The TensorFlow and Keras this process runs, e.g. 'TensorFlow 2.20.0, Keras 3.11.3'."""
+    import keras
+    import tensorflow as tf
+
+    return f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
 
 
 def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -11,9 +11,10 @@ from pathlib import Path
 import streamlit as st
 
 if __name__ == "__main__":  # a browser session's run
-    from dashboard import keras_guard, sidebar
+    from dashboard import keras_guard, sidebar, warm_up
 
     keras_guard.keep_keras_state()
+    warm_up.wait_for_the_imports()  # while the server imports TensorFlow in the background (dashboard/warm_up.py)
 
     # The pages live in views/, not pages/: a pages/ folder beside this script switches Streamlit into its
     # older folder-based mode for the first request a fresh server gets, which skips this script on a deep
@@ -30,10 +31,12 @@ if __name__ == "__main__":  # a browser session's run
         st.Page("views/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page("views/draw.py", title="Draw", icon=":material/brush:"),
         st.Page("views/models.py", title="Models", icon=":material/inventory_2:"),
+        st.Page("views/runs.py", title="Runs", icon=":material/pending_actions:"),
     ])
     sidebar.present_view()  # ?present=1: the projector's view
     sidebar.sidebar()
     page.run()
+    warm_up.first_page_served()  # the server may now prepare TensorFlow for the class (dashboard/warm_up.py)
 else:  # imported by `streamlit run`, which serves this app
     from dashboard.warm_up import lifespan
 

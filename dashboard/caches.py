@@ -190,7 +190,8 @@ def _mtime(info: ModelInfo) -> int:
 
 
 def training_estimate(config: TrainConfig, data: MnistData, wait: float | None = None):
-    """How long ``config`` will train on ``data`` on this server: a core.training.estimate.Estimate.
+    """How long ``config`` will train on ``data`` on this server: a core.training.estimate.Estimate, counting a
+    cold training worker when the run would need one (core.training.scheduler.cold_start_seconds).
 
     The first request for a network shape times a few of its steps in the server's calibration process
     (core.training.estimate.server_calibrator: a few seconds, once per server and shape). A page waits at most a
@@ -199,6 +200,12 @@ def training_estimate(config: TrainConfig, data: MnistData, wait: float | None =
     and RuntimeError when that process cannot answer.
     """
     from core.training.estimate import WAIT_SECONDS, server_calibrator
+    from core.training.scheduler import server_scheduler
 
-    return server_calibrator().estimate(config, len(data.x_train), len(data.x_test),
-                                        WAIT_SECONDS if wait is None else wait)
+    estimate = server_calibrator().estimate(config, len(data.x_train), len(data.x_test),
+                                            WAIT_SECONDS if wait is None else wait)
+    try:
+        cold = server_scheduler().cold_start_seconds()
+    except ValueError:  # a bad MNIST_MAX_TRAINING: Start says so
+        cold = 0.0
+    return estimate.with_cold_start(estimate.startup_seconds if cold is None else cold)

@@ -15,6 +15,7 @@ DIGITS = [str(digit) for digit in range(10)]
 RAW_COLOR = "rgba(31, 111, 235, 0.25)"  # the raw batch losses: faint, the smoothed line carries the eye
 SMOOTH_COLOR = "#1f6feb"
 ACCURACY_COLOR = "#d9480f"
+LECTURE_COLOR = "#8250df"  # the lecture's own loss, beside the cross-entropy
 
 
 def _layout(figure: go.Figure, height: int, **layout) -> go.Figure:
@@ -23,10 +24,13 @@ def _layout(figure: go.Figure, height: int, **layout) -> go.Figure:
 
 
 def loss_figure(curve: LossCurve, steps_per_epoch: int, total_steps: int,
-                validation: Sequence[tuple[int, float]] = ()) -> go.Figure:
+                validation: Sequence[tuple[int, float]] = (), lecture: LossCurve | None = None,
+                lecture_floor: float | None = None) -> go.Figure:
     """Batch loss (raw and smoothed) against step, epoch boundaries, and validation accuracy.
 
     validation : (epoch, accuracy) pairs, drawn on a second axis at each epoch's last step.
+    lecture, lecture_floor : the same batches' loss as the lecture wrote it (smoothed) and the lowest it can
+        go, a dotted line; None for neither.
     """
     steps, losses = curve.raw_points()
     smooth_steps, smoothed = curve.smoothed_points()
@@ -34,6 +38,14 @@ def loss_figure(curve: LossCurve, steps_per_epoch: int, total_steps: int,
         go.Scatter(x=steps, y=losses, mode="lines", name="batch loss", line=dict(color=RAW_COLOR, width=1)),
         go.Scatter(x=smooth_steps, y=smoothed, mode="lines", name="smoothed", line=dict(color=SMOOTH_COLOR, width=2)),
     ])
+    if lecture is not None:
+        lecture_steps, lecture_smoothed = lecture.smoothed_points()
+        figure.add_trace(go.Scatter(x=lecture_steps, y=lecture_smoothed, mode="lines",
+                                    name="the lecture's loss (softmax twice)", line=dict(color=LECTURE_COLOR, width=2)))
+    if lecture_floor is not None:
+        figure.add_hline(y=lecture_floor, line=dict(color=LECTURE_COLOR, dash="dot", width=1),
+                         annotation_text=f"the lecture's loss never goes below {lecture_floor:.2f}",
+                         annotation_position="bottom right", annotation_font_color=LECTURE_COLOR)
     if validation:
         epochs, accuracies = zip(*validation)
         figure.add_trace(go.Scatter(
@@ -43,13 +55,12 @@ def loss_figure(curve: LossCurve, steps_per_epoch: int, total_steps: int,
     # A dotted line where each epoch ended so far; none at the very end of the run.
     last = min(len(curve), total_steps - 1)
     boundaries = range(steps_per_epoch, last + 1, steps_per_epoch) if steps_per_epoch else ()
-    figure.update_layout(shapes=[
-        dict(type="line", x0=step, x1=step, y0=0, y1=1, yref="paper", line=dict(color="gray", dash="dot", width=1))
-        for step in boundaries
-    ])
+    for step in boundaries:
+        figure.add_shape(type="line", x0=step, x1=step, y0=0, y1=1, yref="paper",
+                         line=dict(color="gray", dash="dot", width=1))
     return _layout(
         figure, 380, xaxis=dict(title="step (batch)", range=[0, max(total_steps, 1)]),
-        yaxis=dict(title="cross-entropy loss", rangemode="tozero"),
+        yaxis=dict(title="loss" if lecture is not None else "cross-entropy loss", rangemode="tozero"),
         yaxis2=dict(title="validation accuracy", overlaying="y", side="right", range=[0, 1], showgrid=False),
         legend=dict(orientation="h", y=1.12), uirevision="training",
     )

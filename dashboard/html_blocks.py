@@ -47,16 +47,19 @@ def gallery_html(images: Sequence[np.ndarray], captions: Sequence[str], columns:
 
 
 def pixel_table_html(image: np.ndarray) -> str:
-    """A (28, 28) uint8 digit as a table of its pixel values on their own grey: an annotated heatmap."""
+    """A (28, 28) uint8 digit as a table of its pixel values on their own grey: an annotated heatmap.
+
+    Black numbers on light pixels, white on dark ones, so every value reads; dashboard.large_type enlarges it."""
     rows = "".join(
         "<tr>" + "".join(
-            f'<td style="background:rgb({value},{value},{value});color:{"#000" if value > 110 else "#8c959f"}">'
+            f'<td style="background:rgb({value},{value},{value});color:{"#000" if value > 110 else "#fff"}">'
             f"{value}</td>" for value in row
         ) + "</tr>"
         for row in np.asarray(image, np.uint8).tolist()
     )
-    return ('<table style="border-collapse:collapse;font:9px/1 monospace;text-align:center;table-layout:fixed">'
-            '<style>td{width:21px;height:17px;padding:0;border:0}</style>' + rows + "</table>")
+    return ('<table class="pixel-table" style="border-collapse:collapse;font:9px/1 monospace;text-align:center;'
+            'table-layout:fixed"><style>table.pixel-table td{width:21px;height:17px;padding:0;border:0}</style>'
+            + rows + "</table>")
 
 
 def bar_chart_html(counts: Sequence[int], labels: Sequence[str], height: int = 160) -> str:

@@ -23,6 +23,7 @@ from core.training.progress import Progress
 from core.training.scheduler import ScheduledJob
 from dashboard import caches
 from dashboard.loss_curve import LossCurve, smoothing_for
+from dashboard.plain_text import escape
 
 # st.session_state keys, one browser session each.
 UPLOADED = "uploaded_data"  # the key of this session's upload in core.data.uploads.server_pool()
@@ -31,6 +32,7 @@ UPLOAD_LET_GO = "upload_let_go"  # True when the server let this session's uploa
 ACTIVE_MODEL = "active_model"  # name of the model Evaluate and Draw use
 JOB = "training_job"  # the ScheduledJob, kept while the user visits other pages
 CURVE = "training_curve"  # the LossCurve of the job's live chart, None until the run knows its length
+LECTURE_CURVE = "training_lecture_curve"  # the same for the lecture's loss of the same batches (Lecture, step 13)
 SAVED = "saved_model"  # name the finished run was saved under ("" if saving failed)
 SAVE_ERROR = "save_error"
 NAME = "student_name"  # the student's name, their saved models' owner ("" for none); also ?name= in the URL
@@ -112,13 +114,33 @@ def forget_upload() -> None:
     st.session_state.pop(UPLOADED, None)
 
 
-def active_model() -> ModelInfo | None:
-    """The model this session works with: its last choice if still saved, else the newest one."""
-    models = caches.saved_models().models
-    chosen = next((info for info in models if info.name == st.session_state.get(ACTIVE_MODEL)), None)
-    chosen = chosen or (models[0] if models else None)
-    st.session_state[ACTIVE_MODEL] = chosen.name if chosen else None
+def active_model(own: bool = False) -> ModelInfo | None:
+    """The model this session works with: its last choice if still saved, else the newest of its own (see
+    ``own_models``), else the newest of all (Evaluate and Draw name whose it is). own=True: only one of its own,
+    never another student's, as the Lecture (and so the projector) shows, even after a student picked a
+    classmate's model on the Evaluate page; None when it has none."""
+    mine, models = own_models(), caches.saved_models().models
+    chosen = next((info for info in (mine if own else models) if info.name == st.session_state.get(ACTIVE_MODEL)),
+                  None)
+    chosen = chosen or (mine[0] if mine else None if own else (models[0] if models else None))
+    if not own:
+        st.session_state[ACTIVE_MODEL] = chosen.name if chosen else None
     return chosen
+
+
+def own_models() -> list[ModelInfo]:
+    """The saved models this session may use without choosing them, newest first: its own (a student's name, or
+    no owner for the teacher and a session without a name, the projector), then the teacher's (no owner)."""
+    me = "" if teacher_unlocked() else student_name()
+    models = caches.saved_models().models
+    return [info for info in models if info.owner == me] + [info for info in models if info.owner == "" != me]
+
+
+def owner_text(info: ModelInfo) -> str:
+    """Whose model it is, for a page that names it: 'by Ada', 'the teacher's', or 'no owner' without a class."""
+    if info.owner:
+        return f"by {escape(info.owner)}"
+    return "the teacher's" if teacher_key_set() else "no owner"
 
 
 def set_active_model(name: str) -> None:
@@ -140,13 +162,16 @@ def rename_model(name: str, new_name: str) -> str:
 
 
 def model_picker(key: str) -> ModelInfo | None:
-    """A select box of saved models that changes the session's active model; None if none is saved."""
+    """A select box of saved models that changes the session's active model, and whose it is; None if none is
+    saved."""
     current = active_model()
     if current is None:
         return None
     names = [info.name for info in caches.saved_models().models]
     st.selectbox("Model", names, index=names.index(current.name), key=key,
                  on_change=lambda: set_active_model(st.session_state[key]))
+    owner = escape(current.owner) if current.owner else "the teacher" if teacher_key_set() else "none"
+    st.caption(f"Owner: {owner}")
     return current
 
 
@@ -198,18 +223,20 @@ def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
                                          owner=owner(),
                                          class_digits=ClassDigits().folder if add_class_digits else None,
                                          student=student).start()
-    st.session_state[CURVE] = None
+    st.session_state[CURVE] = st.session_state[LECTURE_CURVE] = None
     st.session_state.pop(SAVED, None)
     st.session_state.pop(SAVE_ERROR, None)
 
 
-def loss_curve(snapshot: Progress) -> LossCurve:
-    """The live chart's curve for this session's job, brought up to date with ``snapshot``."""
+def loss_curve(snapshot: Progress, lecture: bool = False) -> LossCurve:
+    """The live chart's curve for this session's job, brought up to date with ``snapshot``: its batch losses, or
+    with ``lecture`` the same batches' loss as the lecture wrote it (Progress.lecture_losses)."""
     if snapshot.total_steps == 0:  # still starting: nothing to draw yet
         return LossCurve()
-    if st.session_state.get(CURVE) is None:
-        st.session_state[CURVE] = LossCurve(smoothing_for(snapshot.total_steps))
-    return st.session_state[CURVE].update(snapshot.batch_losses)
+    key = LECTURE_CURVE if lecture else CURVE
+    if st.session_state.get(key) is None:
+        st.session_state[key] = LossCurve(smoothing_for(snapshot.total_steps))
+    return st.session_state[key].update(snapshot.lecture_losses if lecture else snapshot.batch_losses)
 
 
 def collect_finished_run() -> None:

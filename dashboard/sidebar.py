@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.classroom.identity import teacher_key_set
 from dashboard import caches, session
+from dashboard.large_type import LARGE_TYPE_CSS
 from dashboard.plain_text import escape
 
 FULL_SET_HINT = ("For the full 70,000 digits: set MNIST_PATH to an MNIST .npz, put mnist.npz in "
@@ -16,10 +17,9 @@ NAME_POPOVER = "sidebar_name_popover"  # the popover that holds the name box: op
 NAME_ERROR = "sidebar_name_error"
 PASSPHRASE_INPUT = "sidebar_teacher_passphrase"
 PASSPHRASE_ERROR = "sidebar_teacher_error"
-# The projector: larger type; the sidebar, the header and every input and button hidden.
-PRESENT_CSS = """<style>
-[data-testid="stAppViewContainer"] { font-size: 1.4rem; }
-[data-testid="stAppViewContainer"] h1 { font-size: 3.4rem; }
+TRAINING_REFRESH_SECONDS = 1.0  # how often the sidebar's "Training: N% done" is redrawn during a run
+# The projector: larger type (dashboard.large_type); the sidebar, the header and every input and button hidden.
+PRESENT_CSS = LARGE_TYPE_CSS + """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
 [data-testid="stButton"], [data-testid="stDownloadButton"], [data-testid="stTextInput"],
 [data-testid="stNumberInput"], [data-testid="stSelectbox"], [data-testid="stMultiSelect"],
@@ -45,13 +45,23 @@ def sidebar() -> None:
         if model is None:
             st.markdown("**Active model:** none saved yet; train one on the Train page.")
         else:
-            st.markdown(f"**Active model:** {escape(model.name)} ({model.test_accuracy:.2%} on test digits)")
+            st.markdown(f"**Active model:** {escape(model.name)} ({session.owner_text(model)}, "
+                        f"{model.test_accuracy:.2%} on test digits)")
         if session.training_running():
-            fraction = session.progress().fraction
-            st.progress(fraction, text=f"Training: {fraction:.0%} done; watch it on the Train page")
+            training_status()
         name_box()
         if teacher_key_set():
             teacher_box()
+
+
+@st.fragment(run_every=TRAINING_REFRESH_SECONDS)
+def training_status() -> None:
+    """This session's run, redrawn on its own: a page's own redraws (the Train page's live chart is a fragment)
+    never reach the sidebar, whose percentage stayed at its first 0% for the whole run."""
+    snapshot = session.progress()
+    if snapshot is None or snapshot.done:
+        st.rerun()  # the whole page: it collects the finished run, and the sidebar drops this line
+    st.progress(snapshot.fraction, text=f"Training: {snapshot.fraction:.0%} done; watch it on the Train page")
 
 
 def present_view() -> None:

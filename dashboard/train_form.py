@@ -21,8 +21,9 @@ from core.model.config import (
     format_units,
     parse_units,
     preset,
+    random_seed,
 )
-from core.model.share_links import from_query, to_query
+from core.model.share_links import SEED_PARAMETER, from_query, to_query
 from dashboard import session
 from dashboard.plain_text import escape
 
@@ -55,20 +56,23 @@ def fill(preset_name: str, config: TrainConfig) -> None:
 
 
 def _preset_chosen() -> None:
-    fill(st.session_state[PRESET_KEY], preset(st.session_state[PRESET_KEY]))
+    fill(st.session_state[PRESET_KEY], preset(st.session_state[PRESET_KEY]).replace(seed=random_seed()))
     st.session_state.pop(LINK_WARNINGS, None)
 
 
 def load_link() -> None:
-    """Fill the form from the URL when it holds a setup this session did not write (a shared link)."""
+    """Fill the form from the URL when it holds a setup this session did not write (a shared link).
+
+    A setup without a seed gets one drawn at random (core.model.config.random_seed): every student's run then
+    differs, and the seed goes into the link (save_link), so the link repeats the run exactly."""
     params = _setup_params()
     if params and params != st.session_state.get(LINK_WRITTEN):
         name, config, warnings = from_query(params)
-        fill(name, config)
+        fill(name, config if SEED_PARAMETER in params else config.replace(seed=random_seed()))
         st.session_state[LINK_WARNINGS] = warnings
         st.session_state[LINK_WRITTEN] = params
     elif PRESET_KEY not in st.session_state:
-        fill("lecture", preset("lecture"))
+        fill("lecture", preset("lecture").replace(seed=random_seed()))
 
 
 def save_link(config: TrainConfig) -> None:
@@ -106,7 +110,9 @@ def form(disabled: bool = False) -> None:
     right.number_input("Epochs", **_range("epochs"), key=_key("epochs"), disabled=disabled, **KEEP)
     right.slider("Validation split", **_range("validation_split"), step=0.05, key=_key("validation_split"),
                  disabled=disabled, help="Fraction of the training digits held out to watch for overfitting.", **KEEP)
-    right.number_input("Seed", **_range("seed"), key=_key("seed"), disabled=disabled, **KEEP)
+    right.number_input("Seed", **_range("seed"), key=_key("seed"), disabled=disabled, **KEEP,
+                       help="Drawn at random for each new setup, so that every student's run differs; the same seed "
+                            "with the same setup trains the same model again (the link keeps it).")
     with st.expander("More options: dropout, batch normalization, schedule, augmentation"):
         st.slider("Dropout", **_range("dropout"), step=0.05, key=_key("dropout"), disabled=disabled, **KEEP)
         st.checkbox("Batch normalization", key=_key("batch_norm"), disabled=disabled, **KEEP)

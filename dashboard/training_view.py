@@ -6,8 +6,12 @@ so a run started on either page is watched the same way on both.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
 
+from core.lecture import lecture_loss_floor
+from core.model.share_links import repeat_query
 from core.model.store import StoreError
 from core.training.progress import Progress, RunState
 from dashboard import figures, session
@@ -39,8 +43,10 @@ def _waiting_text(progress: Progress) -> str:
     return f"Waiting in the queue: {ahead} ahead of or training before this one{when}. Stop takes it out of the queue."
 
 
-def progress_view(progress: Progress) -> None:
-    """The progress bar and the loss chart of a run, running or done, and an MLP's first-layer weights."""
+def progress_view(progress: Progress, lecture_loss: bool = False) -> None:
+    """The progress bar and the loss chart of a run, running or done, and an MLP's first-layer weights.
+
+    lecture_loss : also plot the same batches' loss as the lecture wrote it, and the floor it never goes below."""
     steps_per_epoch = progress.total_steps // max(progress.epochs, 1)
     if progress.state == RunState.STARTING:
         text = _waiting_text(progress)
@@ -53,8 +59,14 @@ def progress_view(progress: Progress) -> None:
     st.progress(progress.fraction, text=text)
     validation = [(record.epoch, record.val_accuracy) for record in progress.epoch_history
                   if record.val_accuracy is not None]
-    chart = figures.loss_figure(session.loss_curve(progress), steps_per_epoch, progress.total_steps, validation)
+    chart = figures.loss_figure(session.loss_curve(progress), steps_per_epoch, progress.total_steps, validation,
+                                lecture=session.loss_curve(progress, lecture=True) if lecture_loss else None,
+                                lecture_floor=lecture_loss_floor() if lecture_loss else None)
     st.plotly_chart(chart, key="train_loss_chart")
+    job = session.job()
+    if job is not None:  # the seed was drawn at random (core.model.config.random_seed) unless the form set it
+        st.caption(f"Seed {job.config.seed}: [this link](train?{urlencode(repeat_query(job.config))}) sets this "
+                   "run up again, and with the same seed and digits it trains the same model here.")
     if progress.first_layer_weights is not None:
         units = len(progress.first_layer_weights)
         shown = f"the first {WEIGHT_IMAGES} of {units} hidden units" if units > WEIGHT_IMAGES else "each hidden unit"
@@ -64,23 +76,24 @@ def progress_view(progress: Progress) -> None:
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def live_view() -> None:
-    """Redrawn on its own while the run goes on; the rest of the page stays put."""
+def live_view(lecture_loss: bool = False) -> None:
+    """Redrawn on its own while the run goes on; the rest of the page stays put. lecture_loss: see progress_view."""
     progress = session.job().snapshot()
-    progress_view(progress)
+    progress_view(progress, lecture_loss)
     if progress.done:
         st.rerun()  # the whole page, to show the results and stop polling
 
 
-def results_view(progress: Progress) -> None:
-    """A finished, stopped or failed run: its chart, train and test accuracy, and the name it was saved under."""
+def results_view(progress: Progress, lecture_loss: bool = False) -> None:
+    """A finished, stopped or failed run: its chart, train and test accuracy, and the name it was saved under.
+    lecture_loss: see progress_view."""
     if progress.failed:
         st.error(escape(progress.message))
         return
     if progress.step == 0:  # stopped while it waited in the queue
         st.info(escape(progress.message))
         return
-    progress_view(progress)
+    progress_view(progress, lecture_loss)
     if progress.stopped:
         st.info(f"Stopped after {progress.step:,} of {progress.total_steps:,} steps: "
                 "the accuracies below are those of the model trained so far.")

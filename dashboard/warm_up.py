@@ -4,7 +4,13 @@ A cold server used to make its first visitor wait while it imported the router's
 modules (numpy, Pillow, core, the dashboard: about 0.1 s of a 2-core machine's CPU, bench/startup.py) and
 read the digits. ``streamlit run dashboard/app.py`` now does that here, in the server's start-up
 (``st.App``'s lifespan), so a teacher's freshly started server answers its first student like a warm one.
-Nothing here imports TensorFlow: the first page does not need it.
+Nothing in that start-up imports TensorFlow: the first page does not need it.
+
+Once the first page has been served, the server prepares what the class asks for next, while nobody waits
+(``prepare_for_the_class``): one training worker, which imports TensorFlow and reads the digits in its own
+low-priority process, and TensorFlow in the server itself (the Lecture's steps 7-12 and Evaluate build and run
+networks here). On a cold 2-core server the first Lecture run had waited about 16 s for its first point, step 8
+7.4 s and Evaluate's first view 4.8 s (bench/cold_start.py measures them now).
 """
 
 from __future__ import annotations
@@ -14,13 +20,35 @@ import contextlib
 import importlib
 import importlib.util
 import logging
+import os
+import threading
+import time
 from pathlib import Path
+from typing import Callable
+
+from core.training.child_process import CHILD_NICENESS
 
 HERE = Path(__file__).resolve().parent
 # The scripts a browser's first visit runs: the router, then the default page.
 FIRST_PAGE_SCRIPTS = (HERE / "app.py", HERE / "views" / "lecture.py")
 
+# Modules the preparing would import in the background (TensorFlow imports pandas) that a page may find
+# half-imported: plotly reads pandas from sys.modules without importing it (get_module(..., should_load=False)),
+# and a chart drawn while the preparing imported pandas failed with "partially initialized module 'pandas' has
+# no attribute 'Series'". Imported whole as the server starts (about 0.3 s), they are never half-imported later.
+WHOLE_BEFORE_PREPARING = ("pandas",)
+# After the first page's script has run, its browser still fetches and paints it (about 0.5 s on a cold
+# 2-core machine): the preparing starts after that, so the first page stays as quick as a minimal app's.
+PREPARE_DELAY_SECONDS = 2.0
+
 logger = logging.getLogger(__name__)
+_first_page_served = threading.Event()
+# Held while the preparing imports TensorFlow, and waited for by every page (wait_for_the_imports). Importing
+# TensorFlow imports about 4,000 modules (Keras, SciPy, scikit-learn, pandas...), some of which a page imports
+# too; two threads importing such a web of modules at once can each wait for the other, and Python then hands
+# one of them a half-imported module (importlib's deadlock avoidance).
+_importing = threading.Lock()
+_low_priority_threads: set[int] = set()  # the native ids of the preparing's threads at CHILD_NICENESS
 
 
 def first_page_modules(scripts=FIRST_PAGE_SCRIPTS) -> list[str]:
@@ -45,10 +73,11 @@ def _is_module(name: str) -> bool:
 
 
 def warm_up() -> None:
-    """Import the first page's modules and read the digits and the saved-model listing into the server's
-    caches. Never raises: whatever fails here is logged, and the first page does it (and reports it) instead."""
+    """Import the first page's modules (and WHOLE_BEFORE_PREPARING) and read the digits and the saved-model listing
+    into the server's caches. Never raises: whatever fails here is logged, and the first page does it (and reports
+    it) instead."""
     try:
-        for name in first_page_modules():
+        for name in first_page_modules() + list(WHOLE_BEFORE_PREPARING):
             importlib.import_module(name)
         from core.data.mnist import load_default
         from dashboard import caches
@@ -59,8 +88,88 @@ def warm_up() -> None:
         logger.warning("The server's warm-up failed; the first page will load it instead", exc_info=True)
 
 
+def first_page_served() -> None:
+    """Said by the router after each page it runs (dashboard/app.py): the first lets the preparing begin."""
+    _first_page_served.set()
+
+
+def wait_for_the_imports() -> None:
+    """Called by the router before each page (dashboard/app.py): a page never imports while the preparing imports
+    TensorFlow (a few seconds, once, soon after the first page), so neither can find a module half-imported.
+    A page that has to wait lifts the import to the server's own priority (where the system lets a thread
+    raise its priority again): at the low one, a busy machine would make the page wait far longer."""
+    if _importing.acquire(blocking=False):
+        _importing.release()
+        return
+    for thread_id in list(_low_priority_threads):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, thread_id, os.getpriority(os.PRIO_PROCESS, 0))
+    with _importing:
+        pass
+
+
+def prepare_for_the_class() -> None:
+    """One training worker started ahead of the first run, and TensorFlow imported and run once in the server, at a
+    low priority. Never raises: whatever fails here is logged, and the page that needs it does it instead."""
+    try:
+        from core.training.scheduler import server_scheduler
+
+        server_scheduler().prepare_worker()  # a child process, already at CHILD_NICENESS
+        with _importing:
+            _at_low_priority(lambda: importlib.import_module("tensorflow"))
+        # TensorFlow makes its thread pools with its first operation, and threads inherit their maker's priority:
+        # made here, at the server's own, so that later drawings and evaluations are not held back.
+        import tensorflow as tf
+
+        tf.add(tf.constant(1.0), 1.0)
+        _at_low_priority(_first_networks)
+    except Exception:  # noqa: BLE001 - the class's pages prepare what they need themselves
+        logger.warning("The server could not prepare TensorFlow ahead of the class", exc_info=True)
+
+
+def _first_networks() -> None:
+    """What the first visits of the Lecture's network steps and of Evaluate pay once per process: Keras building
+    a network, and TensorFlow's first compiled function (about 2 s, core.training.loop.warm_up_tensorflow)."""
+    from core.lecture import fresh_network
+    from core.training.loop import warm_up_tensorflow
+
+    warm_up_tensorflow()
+    fresh_network()
+
+
+def _at_low_priority(work: Callable[[], object]) -> None:
+    """Run ``work`` on a thread of its own at CHILD_NICENESS (Linux sets a thread's priority on its own) and wait
+    for it; re-raise what it raised."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # no per-thread priority here: run at the server's
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHILD_NICENESS)
+        _low_priority_threads.add(threading.get_native_id())
+        try:
+            work()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            failed.append(error)
+        finally:
+            _low_priority_threads.discard(threading.get_native_id())
+
+    thread = threading.Thread(target=run, name="mnist-prepare-low-priority", daemon=True)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+
+
+def _prepare_after_the_first_page() -> None:
+    _first_page_served.wait()
+    time.sleep(PREPARE_DELAY_SECONDS)
+    prepare_for_the_class()
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
-    """st.App's lifespan: warm up before the server takes its first request."""
+    """st.App's lifespan: warm up before the server takes its first request; prepare for the class once the
+    first page has been served."""
     warm_up()
+    threading.Thread(target=_prepare_after_the_first_page, name="mnist-prepare", daemon=True).start()
     yield

@@ -15,7 +15,7 @@ from core.evaluation.metrics import drawn_accuracy
 from core.model.store import ModelStore
 from dashboard import plain_text
 from dashboard.sidebar import PRESENT_CSS
-from helpers.apptest import button, lecture_page, metrics, train_page
+from helpers.apptest import button, lecture_page, metrics, open_page, train_page
 from helpers.digits import make_digits
 from helpers.paths import APP
 
@@ -165,19 +165,19 @@ def test_a_model_saved_without_its_drawn_accuracy_is_measured_for_the_leaderboar
     assert list(drawn["accuracy"]) == [f"{drawn_accuracy(tiny_result.model, tiny_data):.1%}"]
 
 
-def test_the_present_view_shows_the_leaderboard_large(tiny_npz, class_models):
-    def leaderboard_styled(at: AppTest) -> bool:  # the style that enlarges the leaderboard's tables
-        return any(".st-key-models_leaderboard td" in body for body in html_bodies(at))
+def test_the_present_view_enlarges_the_type_of_every_page(tiny_npz, class_models):
+    def enlarged(at: AppTest) -> bool:  # the style that enlarges everything (dashboard.large_type)
+        return any("html { font-size: 24px" in body for body in html_bodies(at))
 
-    assert not leaderboard_styled(open_models())
-    assert leaderboard_styled(open_models(present="1"))
+    assert not enlarged(open_models())
+    assert enlarged(open_models(present="1"))
 
 
 def test_the_join_link_and_its_qr_code_are_shown(tiny_npz):
     at = open_models()
     url = classroom.join_url(8501)
     assert f"Open **{url}**" in " ".join(element.value for element in at.markdown)
-    assert any(body.startswith("<svg") for body in html_bodies(at))
+    assert any(body.startswith("<img src=\"data:image/png;base64,") for body in html_bodies(at))
 
 
 def test_a_network_the_class_rules_refuse_is_never_built_or_timed_for_its_estimate(tiny_npz, teacher_key):
@@ -211,14 +211,13 @@ def test_a_student_has_one_run_at_a_time_and_the_teacher_can_stop_anyones(tiny_n
     button(named("Alan"), "Start").click().run()  # another student queues as before
     ada, alan = fake_scheduler.jobs
 
-    teacher = open_models()
+    teacher = open_models().switch_page("views/runs.py").run()  # the teacher's list of the class's runs
     teacher.sidebar.text_input(key="sidebar_teacher_passphrase").set_value(teacher_key).run()
     next(widget for widget in teacher.sidebar.button if widget.label == "Unlock teacher mode").click().run()
     listed = " ".join(element.value for element in teacher.markdown)
-    assert "Ada: mlp 784-64-10 tanh" in listed and "Alan: mlp 784-64-10 tanh" in listed
-    teacher.button(key="models_stop_run_1").click().run()
+    assert "Ada" in listed and "Alan" in listed and listed.count("lecture, seed") == 2
+    teacher.button(key="runs_stop_1").click().run()
     assert ada.snapshot().stopped and not alan.snapshot().done
-    assert "Stopped Ada's run" in teacher.success[0].value
     button(tabs[1], "Start").click().run()  # Ada's run is over: her other tab may start one now
     assert "training_job" in tabs[1].session_state
 
@@ -245,3 +244,27 @@ def test_the_teachers_own_run_belongs_to_nobody_and_breaks_no_rule(tiny_npz, tea
     assert not at.exception and not at.error
     (saved,) = ModelStore().list().models
     assert saved.owner == ""  # kept when the teacher clears the class's models, and off the leaderboard
+
+
+def test_the_runs_page_lists_the_class_runs_and_only_the_teacher_stops_them(tiny_npz, teacher_key, fake_scheduler):
+    student = open_page("train", student_name="Ada")
+    button(student, "Start").click().run()
+    fake_scheduler.train(student.session_state["training_job"], 5)
+
+    def runs_page(**query) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.query_params.update(query)
+        at.run()
+        return at.switch_page("views/runs.py").run()
+
+    seen = runs_page(name="Bo")  # another student sees the class's runs, without Stop
+    text = " ".join(markdown.value for markdown in seen.markdown)
+    assert "Ada" in text and "lecture, seed" in text and "training" in text
+    assert not [widget for widget in seen.button if widget.label == "Stop"]
+    teacher = runs_page()
+    teacher.sidebar.text_input(key="sidebar_teacher_passphrase").set_value(teacher_key).run()
+    next(widget for widget in teacher.sidebar.button if widget.label == "Unlock teacher mode").click().run()
+    button(teacher, "Stop").click().run()
+    assert student.session_state["training_job"].snapshot().stopped
+    assert "No run is training or waiting" in teacher.info[0].value
+    assert not teacher.exception and not seen.exception

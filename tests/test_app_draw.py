@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.drawing.strokes import canvas_json
 from core.model.config import preset
 from core.model.store import ModelStore
-from core.drawing.strokes import canvas_json
 from dashboard.prediction_panel import BLANK_MESSAGE, EXPLAIN_CLASS, GUESS_OPTION, NO_GUESS
 from helpers.apptest import BAR, button, draw_on_canvas, draw_page, run_to_the_end
 

@@ -4,6 +4,7 @@ page's run."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from core.lecture import lecture_loss_floor
@@ -86,7 +87,7 @@ def test_the_network_step_counts_its_parameters(tiny_npz):
     from core.model.network import build_model
 
     at = lecture_page("7")
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table["weights"]) == ["W1", "b1", "W2", "b2"]
     total = build_model(preset("lecture")).count_params()
     assert table["numbers"].sum() == total
@@ -121,16 +122,50 @@ def test_re_initializing_again_draws_new_weights(tiny_npz):
     assert not at.exception
 
 
+def test_the_cells_between_the_steps_run_live_in_the_lectures_order(tiny_npz):
+    at = lecture_page("5")  # In[11]'s print(train_data[0]): all 784 values
+    printed = code_blocks(at)[-1][1]
+    assert len(printed.replace("[", " ").replace("]", " ").split()) == 784
+    at = lecture_page("6")  # In[12]: the body of to_one_hot
+    assert "one_hot_labels[np.arange(labels.shape[0]), labels] = 1.0" in code_blocks(at)[0][1]
+    labels = make_tiny_data().y_train[:5].tolist()
+    assert f"(0, {labels[0]}), (1, {labels[1]})" in " ".join(markdown.value for markdown in at.markdown)
+    at = lecture_page("7")  # In[13]-[14]: TensorFlow and the placeholders; In[15]: the weights' first values
+    code, text = code_blocks(at)[0][1], " ".join(markdown.value for markdown in at.markdown)
+    assert code.startswith("import tensorflow as tf") and "tf.placeholder(tf.float32, [None, 784])" in code
+    assert "`(None, 28, 28)`" in text and "(5, 10)" in text and "TensorFlow 2." in text
+    starting = at.table[1].value
+    assert list(starting["weights"]) == ["W1", "b1", "W2", "b2"] and list(starting["limit"])[:2] == ["0.0841", "0.0000"]
+    at = lecture_page("10")  # In[19]-[20]: the session and the initialisation
+    assert "tf.global_variables_initializer().run()" in code_blocks(at)[0][1]
+    assert "eager" in " ".join(markdown.value for markdown in at.markdown)
+    assert not at.exception and not at.error
+
+
+def test_200_more_steps_move_the_five_answers_further_towards_their_labels(tiny_npz):
+    at = lecture_page("11")
+    button(at, "200 more steps").click().run()
+    button(at, "200 more steps").click().run()
+    assert at.session_state["lecture_memorize_rounds"] == 3
+    memo = at.session_state["lecture_memo"]
+    rounds = {key[-1]: probabilities for key, probabilities in memo.items() if key[0] == "memorized"}
+    labels = make_tiny_data().y_train[:5]
+    sure = {count: rounds[count][np.arange(5), labels].mean() for count in (1, 3)}  # of the right digits
+    assert sure[1] < sure[3] < 1
+    assert "After 600 steps" in " ".join(caption.value for caption in at.caption)
+
+
 def test_the_training_step_is_the_train_pages_run(tiny_npz):
     """The Lecture page's run trains for real, in a worker process."""
     at = lecture_page("13")
     button(at, "Train for 5 epochs").click().run()
     assert not at.exception
     job = at.session_state["training_job"]
-    assert job.config == preset("lecture")
+    assert job.config == preset("lecture").replace(seed=job.config.seed)  # the lecture's run, a seed of its own
     run_to_the_end(at)
     progress = job.snapshot()
     assert metrics(at)["Accuracy on test data"] == f"{progress.test_accuracy:.4f}"
+    assert "the lecture's loss (softmax twice)" in at.get("plotly_chart")[0].proto.spec  # beside the cross-entropy
 
     at.query_params = {"step": "15"}  # the lecture's last cell shows the same run's accuracies
     at.run()

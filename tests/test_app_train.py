@@ -11,8 +11,8 @@ import pytest
 
 from core.model.config import MAX_UNITS_TEXT, preset
 from core.model.store import ModelStore
-from core.training.progress import RunState
 from core.training.estimate import server_calibrator
+from core.training.progress import RunState
 from core.training.scheduler import STOPPED_IN_QUEUE
 from dashboard import train_form
 from helpers.apptest import DEADLINE_SECONDS, button, metrics, run_to_the_end, texts, train_page
@@ -85,17 +85,25 @@ def test_a_shared_link_fills_the_form_and_names_bad_values(tiny_npz):
     assert [warning.value for warning in at.warning] == [
         "lr='abc' in the link: learning_rate must be a number. Using the preset's '0.001'."
     ]
-    assert at.query_params == {"preset": "wide-mlp", "hidden": "32,16", "epochs": "3"}
+    seed = at.number_input(key="train_seed").value  # none in the link: drawn at random, and written into it
+    assert at.query_params == {"preset": "wide-mlp", "hidden": "32,16", "epochs": "3", "seed": str(seed)}
+
+
+def without_seed(at) -> dict:
+    """The page's link, but its seed, which the page drew at random; checks that the seed is the form's."""
+    query = dict(at.query_params)
+    assert query.pop("seed") == str(at.number_input(key="train_seed").value)
+    return query
 
 
 def test_editing_the_form_rewrites_the_link(tiny_npz):
     at = train_page()
-    assert at.query_params == {"preset": "lecture"}
+    assert without_seed(at) == {"preset": "lecture"}
     at.number_input(key="train_learning_rate").set_value(0.1).run()
     at.selectbox(key="train_activation").set_value("relu").run()
-    assert at.query_params == {"preset": "lecture", "activation": "relu", "lr": "0.1"}
+    assert without_seed(at) == {"preset": "lecture", "activation": "relu", "lr": "0.1"}
     at.selectbox(key="train_preset").set_value("cnn").run()  # a preset replaces every field
-    assert at.query_params == {"preset": "cnn"}
+    assert without_seed(at) == {"preset": "cnn"}
     filters = ", ".join(str(count) for count in preset("cnn").conv_filters)
     assert at.text_input(key="train_conv_filters").value == filters
 
@@ -217,7 +225,9 @@ def test_before_start_the_page_says_how_long_the_run_will_take_timed_outside_the
 
     at = train_page()
     estimate = [message.value for message in at.info if message.value.startswith("This run will take")]
-    assert estimate and re.search(r"\*\*about \d+(\.\d)? (s|min|h) here\*\*", estimate[0]), estimate
+    # No worker has started here yet: the estimate counts the start of one, as long as the calibrator's took.
+    assert estimate and re.search(r"\*\*about \d+(\.\d)? (s|min|h) here(, of which about \d+ s to start a "
+                                  r"training process)?\*\*", estimate[0]), estimate
     assert server_calibrator().pid() not in (None, os.getpid())  # timed in the calibration process
 
 
@@ -233,3 +243,10 @@ def test_start_parses_the_form_once(tiny_npz, fake_scheduler, monkeypatch):
     button(at, "Start").click().run()
     assert not at.exception and at.session_state["training_job"].config.hidden_units == (32,)
     assert len(parsed) == 4  # nothing changed since: Start and the page's run after it parse nothing again
+
+
+def test_a_new_setup_draws_its_seed_and_a_link_with_one_keeps_it(tiny_npz):
+    seeds = {train_page().number_input(key="train_seed").value for _ in range(3)}
+    assert len(seeds) > 1  # each session its own: a class comparing runs sees no copies
+    at = train_page({"preset": "lecture", "seed": "4242"})
+    assert at.number_input(key="train_seed").value == 4242 and at.query_params["seed"] == "4242"

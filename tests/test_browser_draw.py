@@ -8,8 +8,17 @@ from __future__ import annotations
 import pytest
 
 from harness.drawing import (
-    CANVAS, RESET, canvas_points, clear_canvas, draw_digit, mouse_stroke, press_toolbar, shown_guess, toolbar_button,
-    touch_stroke, wait_for_no_guess,
+    CANVAS,
+    RESET,
+    canvas_points,
+    clear_canvas,
+    draw_digit,
+    mouse_stroke,
+    press_toolbar,
+    shown_guess,
+    toolbar_button,
+    touch_stroke,
+    wait_for_no_guess,
 )
 from harness.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, streamlit_server
 from helpers.browser import PAGE_TIMEOUT_MS, assert_no_error, wait_until_idle

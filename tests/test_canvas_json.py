@@ -11,7 +11,12 @@ import pytest
 
 from core.drawing.preprocess import canvas_to_mnist
 from core.drawing.strokes import (
-    MAX_OBJECTS, MAX_POINTS, canvas_json, canvas_json_strokes, canvas_json_to_mnist, rasterize_strokes,
+    MAX_OBJECTS,
+    MAX_POINTS,
+    canvas_json,
+    canvas_json_strokes,
+    canvas_json_to_mnist,
+    rasterize_strokes,
 )
 from helpers.canvas import recorded
 

@@ -13,13 +13,16 @@ from core.lecture import (
     confidence_sweep,
     cross_entropy,
     fresh_network,
+    glorot_limit,
     lecture_loss,
     lecture_loss_floor,
     memorize_five,
     one_sgd_step,
+    starting_weights,
     untrained_probabilities,
     weight_shapes,
 )
+from core.model.config import preset
 from core.model.predict import predict_proba, softmax
 
 
@@ -56,7 +59,6 @@ def test_steps_must_be_positive(digits):
 
 
 def test_the_weights_are_the_lectures_and_keras_counts_the_same_parameters():
-    from core.model.config import preset
     from core.model.network import build_model
 
     shapes = weight_shapes(preset("lecture"))
@@ -112,3 +114,23 @@ def test_one_sgd_step_lowers_the_batch_loss(digits):
 def test_a_fresh_network_is_the_untrained_one(digits):
     probabilities = untrained_probabilities(digits, seed=2)
     np.testing.assert_allclose(predict_proba(fresh_network(seed=2), digits.x_train[:5]), probabilities, rtol=1e-6)
+
+
+def test_a_fresh_network_starts_as_the_lectures_get_variable_and_zeros_start_it():
+    weights = starting_weights(fresh_network())
+    assert [weight.name for weight in weights] == ["W1", "b1", "W2", "b2"]
+    w1, b1, w2, _ = weights
+    assert w1.values.shape == (784, 64)
+    assert w1.limit == pytest.approx(math.sqrt(6 / (784 + 64))) == glorot_limit(784, 64)
+    for weight in (w1, w2):  # uniform in +-limit: near both ends, and about as many in each tenth
+        assert -weight.limit <= weight.values.min() < -0.9 * weight.limit
+        assert 0.9 * weight.limit < weight.values.max() <= weight.limit
+    assert w1.counts.sum() == w1.values.size and w1.counts.min() > 0.9 * w1.counts.mean()
+    assert not b1.values.any() and b1.limit == 0.0
+
+
+def test_starting_weights_refuse_a_cnn():
+    from core.model.network import build_model
+
+    with pytest.raises(ValueError, match="MLP"):
+        starting_weights(build_model(preset("quick-cnn")))

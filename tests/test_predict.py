@@ -5,11 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.drawing.strokes import canvas_json_strokes, rasterize_strokes
 from core.model.config import preset
 from core.model.network import build_model
-from core.drawing.strokes import canvas_json_strokes, rasterize_strokes
 from core.model.predict import (
-    ModelIO, declare_io, model_io, predict_canvas_json, predict_drawing, predict_logits, predict_proba, softmax,
+    ModelIO,
+    declare_io,
+    model_io,
+    predict_canvas_json,
+    predict_drawing,
+    predict_logits,
+    predict_proba,
+    softmax,
 )
 from helpers.canvas import recorded
 from helpers.digits import make_digits, seven_canvas

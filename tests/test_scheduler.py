@@ -12,11 +12,12 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
 from core.classroom.class_set import ClassDigits
-from core.model.config import preset
+from core.model.config import describe, preset
 from core.model.store import ModelStore
 from core.training.progress import RunState
 from core.training.scheduler import (
@@ -28,7 +29,7 @@ from core.training.scheduler import (
     TrainingScheduler,
     max_training_runs,
 )
-from helpers.apptest import wait_for
+from helpers.apptest import DEADLINE_SECONDS, wait_for
 from helpers.digits import make_digits, make_tiny_data
 
 SHORT = preset("lecture").replace(epochs=2)  # 18 steps on the tiny digits
@@ -39,8 +40,8 @@ LONG_DATA = make_tiny_data(train=3000)
 
 
 def training(progress) -> bool:
-    """The run is on a worker and has made steps (so it also has a time-left estimate)."""
-    return progress.step > 0 and not progress.done
+    """The run is on a worker and has made steps beyond its first, compiling chunk (so it has a time left)."""
+    return progress.step > 0 and progress.eta_seconds is not None and not progress.done
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_a_run_on_the_servers_digits_finishes_saves_and_reports_accuracies(start
     job = start(SHORT, save_name="lecture")  # data=None: the worker reads MNIST_PATH (the tiny npz) itself
     progress = wait_for(job)
     assert progress.state == RunState.FINISHED and not progress.stopped and progress.message == ""
-    assert progress.step == progress.total_steps == len(progress.batch_losses) == 18
+    assert progress.step == progress.total_steps == len(progress.batch_losses) == len(progress.lecture_losses) == 18
     assert progress.train_accuracy >= 0.95 and progress.test_accuracy >= 0.9
     assert progress.saved_as == "lecture"
     info = ModelStore().info("lecture")
@@ -177,8 +178,8 @@ def test_a_student_has_one_run_at_a_time_and_the_teacher_sees_every_run(start, s
     other = start(LONG, LONG_DATA, owner="Alan", student="name Alan")
     anonymous = start(SHORT, tiny_data, student="session 1234")  # two workers busy: it queues
     runs = scheduler.runs()
-    assert [(run.owner, run.queue_position) for run in runs] == [("Ada", 0), ("Alan", 0), ("", 1)]
-    assert runs[0].setup.startswith("mlp 784-64-10 tanh") and 0 <= runs[0].fraction < 1
+    assert [(run.job.owner, run.queue_position) for run in runs] == [("Ada", 0), ("Alan", 0), ("", 1)]
+    assert describe(runs[0].job.config).startswith("mlp 784-64-10 tanh") and 0 <= runs[0].job.snapshot().fraction < 1
     scheduler.stop(runs[0].run_id)  # the teacher stops Ada's run
     assert wait_for(first).state == RunState.STOPPED
     wait_for(anonymous, what="the queued run to take Ada's place")
@@ -268,5 +269,24 @@ def test_a_worker_that_cannot_start_fails_the_run_with_a_message(monkeypatch, ti
         progress = job.snapshot()  # failed at once, on the thread that started it: nothing hangs in the queue
         assert progress.failed and "No training worker could be started" in progress.message
         assert "Too many open files" in progress.message and job.queue_position == 0
+    finally:
+        scheduler.shutdown()
+
+
+def test_a_prepared_worker_gets_ready_before_any_run_and_the_first_run_takes_it(tiny_npz):
+    scheduler = TrainingScheduler(max_workers=1)
+    try:
+        assert scheduler.cold_start_seconds() is None  # no worker has started here: unknown
+        scheduler.prepare_worker()
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while scheduler.cold_start_seconds() != 0.0:  # 0 once it has imported TensorFlow and read the digits
+            assert time.monotonic() < deadline, "the prepared worker never got ready"
+            time.sleep(0.05)
+        scheduler.prepare_worker()  # one is running: no second
+        job = ScheduledJob(SHORT, scheduler=scheduler).start()
+        trained_by = wait_for(job, lambda progress: progress.step > 0, "the first step").step and job.worker_pid
+        assert trained_by is not None and len(scheduler.runs()) == 1
+        wait_for(job)
+        assert scheduler.cold_start_seconds() == 0.0 and scheduler.runs() == []
     finally:
         scheduler.shutdown()

@@ -2,13 +2,25 @@
 
 import pytest
 
-from core.model.config import LIMITS, MAX_UNITS_TEXT, PRESETS, default_model_name, format_units, parse_units, preset
+from core.model.config import (
+    LIMITS,
+    MAX_UNITS_TEXT,
+    PRESETS,
+    SEED_DRAWN_BELOW,
+    default_model_name,
+    format_units,
+    parse_units,
+    preset,
+    preset_name,
+    random_seed,
+)
 from core.model.share_links import MAX_VALUE_CHARACTERS, QUERY_FIELDS, from_query, to_query
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
-def test_a_preset_travels_as_its_name_alone(name):
-    assert to_query(name, preset(name)) == {"preset": name}
+def test_a_preset_travels_as_its_name_and_its_seed(name):
+    assert to_query(name, preset(name).replace(seed=4321)) == {"preset": name, "seed": "4321"}
+    assert from_query({"preset": name, "seed": "4321"}) == (name, preset(name).replace(seed=4321), [])
     assert from_query({"preset": name}) == (name, preset(name), [])
 
 
@@ -116,7 +128,16 @@ def test_a_link_value_longer_than_any_setting_is_refused_with_a_short_warning(pa
 
 def test_model_names_say_what_was_trained():
     assert default_model_name(preset("lecture")) == "lecture"
+    assert default_model_name(preset("lecture").replace(seed=918273)) == "lecture"  # any seed: the same setup
     assert default_model_name(preset("cnn")) == "cnn"
     assert default_model_name(preset("lecture").replace(epochs=3)) == "mlp-64-tanh-sgd-3ep"
     assert default_model_name(preset("cnn").replace(epochs=2, conv_filters=(32, 64))) == "cnn-32x64-relu-adam-2ep"
     assert default_model_name(preset("lecture").replace(hidden_units=())) == "mlp-linear-tanh-sgd-5ep"
+
+
+def test_a_new_runs_seed_is_drawn_at_random_and_names_no_other_preset():
+    seeds = {random_seed() for _ in range(20)}
+    assert len(seeds) > 1 and all(0 <= seed < SEED_DRAWN_BELOW for seed in seeds)
+    for name in PRESETS:
+        assert preset_name(preset(name).replace(seed=random_seed())) == name
+    assert preset_name(preset("lecture").replace(epochs=3)) is None

@@ -11,6 +11,7 @@ import pytest
 from core.evaluation import metrics
 from core.evaluation.explain import first_layer_weights
 from core.evaluation.metrics import evaluate_accuracy, train_accuracy_sample
+from core.lecture import lecture_loss_floor
 from core.model.config import TrainConfig, preset
 from core.model.predict import predict_proba
 from core.training.job import TrainingJob, train_and_save
@@ -59,6 +60,19 @@ def test_validation_split_holds_out_digits_and_reports_them(tiny_data):
         assert record.val_loss is not None and record.val_loss > 0
         assert 0 <= record.val_accuracy <= 1
     assert result.epoch_history[-1].val_accuracy >= 0.8
+
+
+def test_each_batch_also_has_the_lectures_own_loss_which_never_goes_below_its_floor(tiny_data):
+    seen: list[Progress] = []
+    train(preset("lecture").replace(epochs=3), tiny_data, on_progress=seen.append)
+    progress = seen[-1]
+    assert len(progress.lecture_losses) == len(progress.batch_losses) == progress.step
+    floor = lecture_loss_floor()
+    # Between log(1 + 9/e), every digit right and sure, and log(9 + e), sure of a wrong one (softmax twice).
+    assert floor - 1e-5 <= min(progress.lecture_losses) <= max(progress.lecture_losses) <= math.log(9 + math.e) + 1e-5
+    # The network learns (its cross-entropy falls by far); the lecture's loss follows only towards its floor.
+    assert progress.batch_losses[-1] < 0.5 * progress.batch_losses[0]
+    assert progress.lecture_losses[-1] < progress.lecture_losses[0] and progress.lecture_losses[-1] > floor
 
 
 def test_on_progress_reports_every_chunk_in_order(tiny_data):

@@ -51,13 +51,16 @@ class ClassRules:
                 raise ValueError(f"{name} must be a whole number of at least 1 (or None for no limit), got {value!r}")
 
     def check(self, config: TrainConfig) -> None:
-        """Raise ValueError naming the limit ``config`` breaks and what to do instead."""
+        """Raise ValueError naming every limit ``config`` breaks, each with what to do instead."""
+        broken = []
         if self.max_epochs is not None and config.epochs > self.max_epochs:
-            raise ValueError(f"epochs is {config.epochs}, above the class limit of {self.max_epochs} the teacher "
-                             f"set: train for at most {self.max_epochs} epochs")
+            broken.append(f"epochs is {config.epochs}, above the class limit of {self.max_epochs} the teacher "
+                          f"set: train for at most {self.max_epochs} epochs")
         if self.allowed_presets and not any(_same_network(config, PRESETS[name]) for name in self.allowed_presets):
-            raise ValueError(f"the network {describe_network(config)} is not allowed in this class: the teacher "
-                             f"allows the networks of the {', '.join(self.allowed_presets)} preset(s); pick one")
+            broken.append(f"the network {describe_network(config)} is not allowed in this class: the teacher "
+                          f"allows the networks of the {', '.join(self.allowed_presets)} preset(s); pick one")
+        if broken:
+            raise ValueError("; and ".join(broken))
 
 
 def _same_network(config: TrainConfig, other: TrainConfig) -> bool:

@@ -6,7 +6,14 @@ app's or an uploaded one, fed as model_io says), the saved models (store) and a 
 from core.model.config import PRESETS, TrainConfig, default_model_name, describe, parse_units, preset
 from core.model.network import build_model
 from core.model.predict import (
-    ModelIO, declare_io, model_io, predict_canvas_json, predict_drawing, predict_logits, predict_proba, softmax,
+    ModelIO,
+    declare_io,
+    model_io,
+    predict_canvas_json,
+    predict_drawing,
+    predict_logits,
+    predict_proba,
+    softmax,
 )
 from core.model.share_links import from_query, to_query
 from core.model.store import ModelInfo, ModelStore, StoreError

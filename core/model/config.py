@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -40,6 +41,7 @@ LIMITS: dict[str, Limit] = {
     # every seed still gives its own weights.
     "seed": Limit(0, 2**31 - 1),
 }
+SEED_DRAWN_BELOW = 1_000_000  # random_seed's range: six digits at most
 # What a saved model's config is checked against when it is read back: the ranges earlier versions allowed
 # before LIMITS narrowed them (fractions below 1, any learning rate above 0, 64-bit seeds). A model trained
 # then stays listed, never "damaged"; a new run with its setup is refused, naming the field.
@@ -272,14 +274,25 @@ def format_units(units: tuple[int, ...], separator: str = ", ") -> str:
     return separator.join(str(unit) for unit in units)
 
 
+def random_seed() -> int:
+    """A new run's seed when nobody set one: drawn at random, so that a class's runs differ, and short enough
+    (at most six digits) to read off the page and type into a link that repeats the run exactly."""
+    return secrets.randbelow(SEED_DRAWN_BELOW)
+
+
+def preset_name(config: TrainConfig) -> str | None:
+    """The preset ``config`` is, whatever its seed (a seed changes the weights, not the setup); None for none."""
+    return next((name for name, values in PRESETS.items() if values.replace(seed=config.seed) == config), None)
+
+
 def default_model_name(config: TrainConfig) -> str:
-    """A readable name for a trained model: the preset's name if it is one, else a summary.
+    """A readable name for a trained model: the preset's name if it is one (any seed), else a summary.
 
     e.g. 'lecture', or 'mlp-128x64-relu-adam-3ep'; ModelStore.unique_name adds -2, -3... if taken.
     """
-    for name in PRESETS:
-        if preset(name) == config:
-            return name
+    name = preset_name(config)
+    if name is not None:
+        return name
     units = config.hidden_units if config.architecture == "mlp" else config.conv_filters
     shape = format_units(units, "x") or "linear"
     return f"{config.architecture}-{shape}-{config.activation}-{config.optimizer}-{config.epochs}ep"

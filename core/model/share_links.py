@@ -11,9 +11,19 @@ from __future__ import annotations
 import reprlib
 from typing import Mapping
 
-from core.model.config import LIMITS, MAX_UNITS_TEXT, PRESETS, TrainConfig, format_units, parse_units, preset
+from core.model.config import (
+    LIMITS,
+    MAX_UNITS_TEXT,
+    PRESETS,
+    TrainConfig,
+    format_units,
+    parse_units,
+    preset,
+    preset_name,
+)
 
 PRESET_PARAMETER = "preset"
+SEED_PARAMETER = "seed"
 # URL name -> TrainConfig field; short names keep shared links readable.
 QUERY_FIELDS = {
     "arch": "architecture",
@@ -29,7 +39,7 @@ QUERY_FIELDS = {
     "epochs": "epochs",
     "validation_split": "validation_split",
     "augment": "augment",
-    "seed": "seed",
+    SEED_PARAMETER: "seed",
 }
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 # The longest value a link may give a field (the longest real one is a list of layer sizes, MAX_UNITS_TEXT): a
@@ -40,14 +50,20 @@ _shown.maxstring = 40
 
 
 def to_query(preset_name: str, config: TrainConfig) -> dict[str, str]:
-    """The query parameters of a link that opens ``config``: its preset and the fields that differ."""
+    """The query parameters of a link that opens ``config``: its preset, the fields that differ, and its seed
+    always (a new run's seed is drawn at random: core.model.config.random_seed), so the link repeats the run."""
     base = preset(preset_name)
     query = {PRESET_PARAMETER: preset_name}
     for name, field in QUERY_FIELDS.items():
         value = getattr(config, field)
-        if value != getattr(base, field):
+        if value != getattr(base, field) or field == "seed":
             query[name] = _format(value)
     return query
+
+
+def repeat_query(config: TrainConfig) -> dict[str, str]:
+    """The query of a link that sets up ``config`` again, seed included: the run it trains repeats this one."""
+    return to_query(preset_name(config) or "lecture", config)
 
 
 def from_query(params: Mapping[str, str]) -> tuple[str, TrainConfig, list[str]]:

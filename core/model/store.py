@@ -281,12 +281,22 @@ class ModelStore:
 
     def rename(self, name: str, new_name: str, by: str | None = None, unowned_shared: bool = True) -> ModelInfo:
         """Rename a model; ``by`` and ``unowned_shared`` as in ``check_owner``."""
-        source, target = self.path_of(name), self.path_of(new_name)
+        source = self.path_of(name)
         if not source.is_file():
             raise StoreError(f"no saved model named {name!r}")
-        self.check_owner(name, by, unowned_shared, "rename")
-        if target.exists():
-            raise StoreError(f"a model named {new_name!r} already exists; choose another name")
+        problems, target = [], None  # every reason at once: a student fixes them all in one go
+        try:
+            self.check_owner(name, by, unowned_shared, "rename")
+        except StoreError as error:
+            problems.append(str(error))
+        try:
+            target = self.path_of(new_name)
+        except StoreError as error:
+            problems.append(str(error))
+        if target is not None and target.exists():
+            problems.append(f"a model named {new_name!r} already exists; choose another name")
+        if problems:
+            raise StoreError("; and ".join(problems))
         try:
             _rename_without_replacing(source, target)
         except FileExistsError:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -29,7 +29,7 @@ from core.model.network import network_size
 from core.per_server import one_per_server
 from core.settings import number_setting
 from core.training.child_process import Child, end_with_parent, start_child
-from core.training.loop import compile_training, step_counts
+from core.training.loop import compile_training, step_counts, warm_up_tensorflow
 
 # Warm steps are timed until they have lasted this long: the step time of the slowest
 # preset then varies by a few percent between calibrations on a quiet machine.
@@ -48,6 +48,9 @@ class Calibration:
     step_seconds: float  # one warm gradient step of config.batch_size digits
     predict_compile_seconds: float  # the first prediction's extra time (Keras traces its predict function)
     predict_seconds_per_digit: float  # accuracy on the validation, training sample and test digits
+    # Importing TensorFlow and its first compiled function in a fresh process: what a cold training worker
+    # pays before its first step (core.training.scheduler.TrainingScheduler.cold_start_seconds).
+    startup_seconds: float = 0.0
 
 
 def speed_key(config: TrainConfig) -> tuple:
@@ -62,6 +65,7 @@ def speed_key(config: TrainConfig) -> tuple:
 
 
 _calibrations: dict[tuple, Calibration] = {}
+_startup = [0.0]  # seconds this process took to import TensorFlow and run its first compiled function
 _lock = threading.Lock()  # one calibration at a time: two at once would slow each other down
 _warmed = False  # whether _warm_up ran in this process
 
@@ -73,7 +77,7 @@ def calibrate(config: TrainConfig) -> Calibration:
     with _lock:
         _warm_up()
         if key not in _calibrations:
-            _calibrations[key] = _measure(config)
+            _calibrations[key] = replace(_measure(config), startup_seconds=_startup[0])
         return _calibrations[key]
 
 
@@ -108,12 +112,23 @@ class Estimate:
         so far (rough_calibration), and a later look gives the timed one.
     """
 
-    seconds: float
+    seconds: float  # the whole run, a cold training worker's start included (cold_seconds)
     rough: bool = False
+    startup_seconds: float = 0.0  # how long the timing process took to start TensorFlow (0 while rough)
+    cold_seconds: float = 0.0  # of ``seconds``, the start of a training worker that is not ready yet
+
+    def with_cold_start(self, seconds: float) -> Estimate:
+        """This estimate with a training worker's start of ``seconds`` added; under a second is left out."""
+        return replace(self, seconds=self.seconds + seconds, cold_seconds=seconds) if seconds >= 1 else self
+
+    def duration(self) -> str:
+        """'about 40 s here', or 'about 50 s here, of which about 10 s to start a training process'."""
+        cold = f", of which about {self.cold_seconds:.0f} s to start a training process" if self.cold_seconds else ""
+        return format_estimate(self.seconds) + cold
 
     def text(self) -> str:
-        """'about 40 s here', or 'about 40 s here (a first guess)' for a rough one."""
-        return format_estimate(self.seconds) + (" (a first guess)" if self.rough else "")
+        """duration(), and ' (a first guess)' for a rough one."""
+        return self.duration() + (" (a first guess)" if self.rough else "")
 
 
 # The server's calibrations are bounded, since a page asks for any network a link describes (issue 22: a huge
@@ -224,7 +239,8 @@ class ChildCalibrator:
         Calibration arrives within ``wait`` seconds, else rough (see Estimate). Raises as ``calibrate``."""
         calibration = self.calibrate(config, wait)
         if calibration is not None:
-            return Estimate(estimate_seconds(config, train_digits, test_digits, calibration))
+            return Estimate(estimate_seconds(config, train_digits, test_digits, calibration),
+                            startup_seconds=calibration.startup_seconds)
         with self._lock:
             timed = list(self._timed)
         return Estimate(estimate_seconds(config, train_digits, test_digits, rough_calibration(config, timed)),
@@ -383,19 +399,15 @@ def format_estimate(seconds: float) -> str:
 
 
 def _warm_up() -> None:
-    """One tiny compiled step and one prediction, once per process. TensorFlow's first compiled function in a
-    process costs about 2 s more than any later one (its runtime starts up): that is not the
-    calibrated network's compile time, and a run trained after the estimate does not pay it again."""
+    """Import TensorFlow and run its first compiled function (core.training.loop.warm_up_tensorflow), once per
+    process, timing it: a cold training worker pays the same before its first step (Calibration.startup_seconds)."""
     global _warmed
     if _warmed:
         return
     _warmed = True
-    import tensorflow as tf
-
-    images, labels = np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)
-    model, run_steps = compile_training(TrainConfig(hidden_units=(1,), batch_size=1), images, labels, total_steps=1)
-    run_steps(tf.constant([[0]], tf.int32))
-    evaluate_accuracy(model, images, labels)
+    started = time.perf_counter()
+    warm_up_tensorflow()
+    _startup[0] = time.perf_counter() - started
 
 
 def _measure(config: TrainConfig) -> Calibration:

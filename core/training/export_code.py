@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from core.model.config import PRESETS, TrainConfig, default_model_name, describe, preset
+from core.model.config import TrainConfig, default_model_name, describe, preset_name
 from core.model.store import ModelInfo
 from core.training import augment
 from core.training.loop import CLEAN_FINISH
@@ -38,9 +38,8 @@ def training_script(config: TrainConfig, name: str | None = None) -> str:
     """The standalone Keras 3 script of a run of ``config``; ``name`` (the saved model's) goes in its title."""
     config.validate()
     name = name or default_model_name(config)
-    preset_name = next((key for key in PRESETS if preset(key) == config), None)
     parts = [
-        _header(config, name, preset_name),
+        _header(config, name, preset_name(config)),
         _setup(config),
         _data(config),
         _augmentation() if config.augment else "",
@@ -52,8 +51,8 @@ def training_script(config: TrainConfig, name: str | None = None) -> str:
     return "\n\n\n".join(part.strip("\n") for part in parts if part) + "\n"
 
 
-def _header(config: TrainConfig, name: str, preset_name: str | None) -> str:
-    run = f"the {preset_name!r} preset" if preset_name else "a custom setup"
+def _header(config: TrainConfig, name: str, preset: str | None) -> str:
+    run = f"the {preset!r} preset" if preset else "a custom setup"
     plain = f"python {script_file_name(name)}"
     with_data = f"{plain} --data mnist_data.npz"
     return f'''"""

@@ -87,6 +87,7 @@ def train(
 
     rng = np.random.default_rng(config.seed)
     batch_losses: list[float] = []
+    lecture_losses: list[float] = []  # the same batches' loss as the lecture wrote it (see _compile_steps)
     history: list[EpochRecord] = []
     progress = Progress(state=RunState.TRAINING, total_steps=total_steps, epochs=config.epochs)
     chunk = 4
@@ -102,7 +103,7 @@ def train(
         while done_in_epoch < steps_per_epoch and not stopped:
             count = min(chunk, steps_per_epoch - done_in_epoch)
             chunk_start = time.perf_counter()
-            losses, correct = run_steps(tf.constant(batches[done_in_epoch: done_in_epoch + count]))
+            losses, correct, lecture = run_steps(tf.constant(batches[done_in_epoch: done_in_epoch + count]))
             losses = losses.numpy().tolist()
             chunk_seconds = time.perf_counter() - chunk_start
             trained_seconds += chunk_seconds
@@ -110,6 +111,7 @@ def train(
             if first_bad is not None:
                 raise TrainingDiverged(_divergence_message(config, len(batch_losses) + first_bad + 1, epoch))
             batch_losses.extend(losses)
+            lecture_losses.extend(lecture.numpy().tolist())
             epoch_correct += int(correct)
             done_in_epoch += count
             if not compile_steps:
@@ -121,8 +123,11 @@ def train(
                 trained_seconds - compile_seconds if warm_steps else trained_seconds, 1e-9)
             progress = replace(
                 progress, step=len(batch_losses), epoch=epoch, batch_losses=tuple(batch_losses),
+                lecture_losses=tuple(lecture_losses),
                 elapsed_seconds=time.perf_counter() - started, samples_per_second=speed,
-                eta_seconds=(total_steps - len(batch_losses)) * config.batch_size / speed,
+                # Unknown until a chunk without the compiling has been timed: from the first chunk alone, Quick CNN's
+                # time left read 552 s, then 62 s.
+                eta_seconds=(total_steps - len(batch_losses)) * config.batch_size / speed if warm_steps else None,
             )
             if time.perf_counter() - weights_copied >= WEIGHTS_SECONDS or done_in_epoch == steps_per_epoch:
                 progress = replace(progress, first_layer_weights=_first_layer_weights(config, model))
@@ -153,6 +158,18 @@ def train(
     )
 
 
+def warm_up_tensorflow() -> None:
+    """Import TensorFlow and run one tiny compiled step and one prediction. TensorFlow's first compiled function
+    in a process costs about 2 s more than any later one (its runtime starts up): a process that will train
+    or calibrate pays it here, once, before anyone waits for it."""
+    import tensorflow as tf
+
+    images, labels = np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)
+    model, run_steps = compile_training(TrainConfig(hidden_units=(1,), batch_size=1), images, labels, total_steps=1)
+    run_steps(tf.constant([[0]], tf.int32))
+    evaluate_accuracy(model, images, labels)
+
+
 def step_counts(config: TrainConfig, train_digits: int) -> tuple[int, int]:
     """(gradient steps per epoch, digits held out for validation) for ``train_digits`` training digits.
 
@@ -172,7 +189,8 @@ def compile_training(config: TrainConfig, train_images: np.ndarray, train_labels
 
     train_images : (N, 28, 28) uint8; train_labels : (N,) digits.
     Returns (model, run_steps): ``run_steps`` takes (K, batch_size) int32 indices into the
-    images, makes K gradient steps and returns their (K,) losses and the count of right answers.
+    images, makes K gradient steps and returns their (K,) losses, the count of right answers and the
+    (K,) losses the lecture's formula gives for the same batches (softmax twice, see core.lecture).
     Its first call traces and compiles it (about a second or two); core.training.estimate times both.
     """
     import tensorflow as tf
@@ -218,7 +236,10 @@ def _compile_steps(model, optimizer, images, labels, augment, augmented_steps: i
     """One tf.function that takes (K, batch) indices and makes K gradient steps.
 
     ``augment`` (or None) changes the digits of the first ``augmented_steps`` steps of the run,
-    counted by the optimizer. Returns the K batch losses and the number of right answers among them.
+    counted by the optimizer. Returns the K batch losses, the number of right answers among them, and the
+    K losses as the lecture computed them: the cross-entropy of softmax(logits) taken as logits, which never
+    goes below log(1 + 9/e) = 1.46. That one is only watched (the Lecture's step 13 plots it), never trained
+    on; it costs the lecture's run about 1% of its speed.
     """
     import tensorflow as tf
 
@@ -229,6 +250,7 @@ def _compile_steps(model, optimizer, images, labels, augment, augmented_steps: i
     def run_steps(batch_indices):
         count = tf.shape(batch_indices)[0]
         losses = tf.TensorArray(tf.float32, size=count)
+        lecture_losses = tf.TensorArray(tf.float32, size=count)
         correct = tf.constant(0, tf.int64)
         for i in tf.range(count):
             x = tf.cast(tf.gather(images, batch_indices[i]), tf.float32) / 255.0
@@ -240,8 +262,10 @@ def _compile_steps(model, optimizer, images, labels, augment, augmented_steps: i
                 loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
             optimizer.apply(tape.gradient(loss, variables), variables)
             losses = losses.write(i, loss)
+            lecture_losses = lecture_losses.write(i, tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.nn.softmax(logits))))  # softmax twice
             correct += tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), y), tf.int64))
-        return losses.stack(), correct
+        return losses.stack(), correct, lecture_losses.stack()
 
     return run_steps
 

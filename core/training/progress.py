@@ -53,6 +53,8 @@ class Progress:
     epoch: int = 0  # 1-based epoch being trained
     epochs: int = 0
     batch_losses: tuple[float, ...] = ()
+    # The same batches' loss as the lecture wrote it (softmax twice, core.lecture.lecture_loss): watched, not trained.
+    lecture_losses: tuple[float, ...] = ()
     epoch_history: tuple[EpochRecord, ...] = ()
     elapsed_seconds: float = 0.0
     samples_per_second: float = 0.0

@@ -8,8 +8,10 @@ through a pipe. The handle has TrainingJob's interface (start, stop, snapshot, w
 place in the queue.
 
 Each worker is a child process (core.training.child_process): a fresh interpreter at a lower priority.
-A worker starts with the first run that needs it and then stays, so TensorFlow is imported and
-the server's digits are read once per worker, not once per run.
+A worker starts with the first run that needs it, or ahead of it (``prepare_worker``, which the dashboard
+calls once its first page is served), and then stays: it imports TensorFlow and reads the server's digits as
+it starts, once per worker, not once per run, and says when it is ready, so a page's estimate can count the
+start of a cold one (``cold_start_seconds``).
 
 A worker reads its pipe from the server after every chunk of steps. End of file there means the
 server is gone, however it ended (exit, crash, SIGKILL), and the worker ends too: no orphans.
@@ -37,19 +39,21 @@ from pathlib import Path
 
 from core.classroom.class_set import ClassDigits, with_class_digits
 from core.data.mnist import MNIST_PATH_VARIABLE, MnistData, load_default
-from core.model.config import TrainConfig, describe
+from core.model.config import TrainConfig
 from core.model.store import ModelStore
 from core.per_server import one_per_server
 from core.settings import number_setting
 from core.training import ray_cluster
 from core.training.child_process import Child, end_with_parent, start_child
 from core.training.job import train_and_save
+from core.training.loop import warm_up_tensorflow
 from core.training.progress import Progress, RunHandle, RunState
 from core.training.ray_cluster import RAY_ADDRESS_VARIABLE, ray_address
 
 MAX_TRAINING_VARIABLE = "MNIST_MAX_TRAINING"
 RAY_RUNS_AT_ONCE = 8  # the default limit when RAY_ADDRESS sends runs to a cluster (see max_training_runs)
 WORKER = "core.training.scheduler:serve_runs"  # what a worker process runs (core.training.child_process)
+READY = -1  # the run id of a worker's "ready" message: no run has it (a heartbeat between runs says 0)
 STOPPED_IN_QUEUE = "Stopped while waiting in the queue: nothing was trained or saved."
 SHUT_DOWN = "The training service shut down before this run ended; start it again."
 SILENCE_VARIABLE = "MNIST_WORKER_SILENCE_SECONDS"
@@ -75,17 +79,6 @@ def check_one_run(job: ScheduledJob, not_done) -> None:
             f"{who} already {'has' if job.owner else 'have'} a run queued or training on this server (one at a time "
             "per student, so the class shares the queue fairly; maybe it was started in another tab): stop it on "
             "the Train page or wait until it ends, then start this one")
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One run not done yet, as the teacher's list of the server's runs shows it."""
-
-    run_id: int
-    owner: str  # the student whose model it will be; "" for nobody's (the teacher's)
-    setup: str  # core.model.config.describe of its config
-    queue_position: int  # 1, 2, ... while queued; 0 once training
-    fraction: float  # of its steps done
 
 
 def max_training_runs() -> int:
@@ -174,6 +167,16 @@ class ScheduledJob(RunHandle):
 
 
 @dataclass(frozen=True)
+class RunStatus:
+    """One run in progress or queued, as TrainingScheduler.runs lists it."""
+
+    run_id: int  # what TrainingScheduler.stop takes
+    job: ScheduledJob  # its owner, config and latest Progress (job.snapshot())
+    queue_position: int = 0  # 1 for the next run to start...; 0 while training
+    starts_in_seconds: float | None = None  # a queued run's estimated wait (estimated_start_seconds)
+
+
+@dataclass(frozen=True)
 class _Task:
     """A run as its worker receives it."""
 
@@ -194,6 +197,8 @@ class _Worker:
 
     child: Child  # to_child: a _Task starts a run, a run id (int) stops it; from_child: (run_id, message)
     run_id: int | None = None  # the run it trains; None when idle
+    started: float = field(default_factory=time.monotonic)
+    ready: bool = False  # it has imported TensorFlow and read the server's digits (it sent READY)
     # Held while sending: a Stop (from a page) and a task (from whichever thread dispatches) must
     # not interleave on the pipe, and a Stop must not overtake the task of its own run.
     send_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -224,9 +229,10 @@ class TrainingScheduler:
         self._queue: deque[_Task] = deque()  # runs waiting for a worker, oldest first
         self._jobs: dict[int, ScheduledJob] = {}  # every run not done yet, queued or training
         self._workers: list[_Worker] = []
-        self._run_ids = itertools.count(1)
+        self._run_ids = itertools.count(1)  # from 1: 0 is a heartbeat between runs, READY (-1) a worker ready
         self._closed = False
         self._watchdog: threading.Thread | None = None
+        self._cold_start: float | None = None  # seconds the last worker took from its start to READY
 
     def submit(self, job: ScheduledJob) -> int:
         """Queue ``job`` and return its run id; ScheduledJob.start calls this. Raises OneRunPerStudent when the
@@ -256,15 +262,6 @@ class TrainingScheduler:
             with worker.send_lock:
                 worker.send(run_id)
 
-    def runs(self) -> list[RunSummary]:
-        """Every run not done yet, training ones first, then the queue in order: what the teacher may stop."""
-        with self._lock:
-            places = {task.run_id: place for place, task in enumerate(self._queue, 1)}
-            jobs = dict(self._jobs)
-        summaries = [RunSummary(run_id, job.owner, describe(job.config), places.get(run_id, 0),
-                                job.snapshot().fraction) for run_id, job in jobs.items()]
-        return sorted(summaries, key=lambda summary: (summary.queue_position, summary.run_id))
-
     def queue_position(self, run_id: int) -> int:
         with self._lock:
             return next((place for place, task in enumerate(self._queue, 1) if task.run_id == run_id), 0)
@@ -275,14 +272,51 @@ class TrainingScheduler:
         slots, since then a run still queued must finish first and nobody knows how long it takes."""
         with self._lock:
             position = next((place for place, task in enumerate(self._queue, 1) if task.run_id == run_id), 0)
-            if not position or position > self.max_workers:
+            return self._start_in(position)
+
+    def runs(self) -> list[RunStatus]:
+        """Every run not done yet, those training first, then the queue in its order: what the teacher's Runs
+        page lists (and stops with ``stop``)."""
+        with self._lock:
+            training = [RunStatus(worker.run_id, self._jobs[worker.run_id])
+                        for worker in self._workers if worker.run_id in self._jobs]
+            queued = [RunStatus(task.run_id, self._jobs[task.run_id], place, self._start_in(place))
+                      for place, task in enumerate(self._queue, 1)]
+        return training + queued
+
+    def _start_in(self, position: int) -> float | None:
+        """estimated_start_seconds of the run at queue ``position``; called with the lock held."""
+        if not position or position > self.max_workers:
+            return None
+        free_in = [self._jobs[worker.run_id].snapshot().eta_seconds if worker.run_id else 0.0
+                   for worker in self._workers]
+        free_in += [0.0] * (self.max_workers - len(self._workers))  # slots with no worker started yet
+        if None in free_in:
+            return None
+        return sorted(free_in)[position - 1]
+
+    def prepare_worker(self) -> None:
+        """Start one worker ahead of the first run, if none is running: it imports TensorFlow and reads the
+        server's digits at its low priority while nobody waits (dashboard/warm_up.py, once the first page is
+        served), so the class's first run starts at once."""
+        with self._lock:
+            if not self._workers and not self._closed:
+                with contextlib.suppress(OSError):  # no process could start: the first run tries again and says so
+                    self._start_worker()
+
+    def cold_start_seconds(self) -> float | None:
+        """How long a run started now would wait for a worker to get ready, the queue aside: 0 when an idle worker
+        is ready or none is free (a busy one is warm when it frees up); what is left of the last measured start-up
+        while an idle one warms up, or all of it when a new one must start; None before any was measured."""
+        with self._lock:
+            idle = [worker for worker in self._workers if worker.run_id is None and worker.child.alive]
+            if any(worker.ready for worker in idle) or (not idle and len(self._workers) >= self.max_workers):
+                return 0.0
+            if self._cold_start is None:
                 return None
-            free_in = [self._jobs[worker.run_id].snapshot().eta_seconds if worker.run_id else 0.0
-                       for worker in self._workers]
-            free_in += [0.0] * (self.max_workers - len(self._workers))  # slots with no worker started yet
-            if None in free_in:
-                return None
-            return sorted(free_in)[position - 1]
+            if idle:
+                return max(0.0, self._cold_start - (time.monotonic() - max(worker.started for worker in idle)))
+            return self._cold_start
 
     def worker_pid(self, run_id: int) -> int | None:
         with self._lock:
@@ -370,6 +404,11 @@ class TrainingScheduler:
             except (EOFError, OSError):
                 break
             worker.last_heard = time.monotonic()
+            if run_id == READY:  # warmed up: TensorFlow imported, the digits read (serve_runs)
+                with self._lock:
+                    worker.ready = True
+                    self._cold_start = time.monotonic() - worker.started
+                continue
             if progress is None:  # a heartbeat: the worker is alive
                 continue
             if known_losses == RETIRING:
@@ -380,8 +419,9 @@ class TrainingScheduler:
                 if job is None:  # the scheduler shut down meanwhile
                     continue
                 # The worker sends only the batch losses after the first ``known_losses`` (see serve_runs).
-                losses = job.snapshot().batch_losses[:known_losses] + progress.batch_losses
-                job.publish(replace(progress, batch_losses=losses))
+                known = job.snapshot()
+                job.publish(replace(progress, batch_losses=known.batch_losses[:known_losses] + progress.batch_losses,
+                                    lecture_losses=known.lecture_losses[:known_losses] + progress.lecture_losses))
                 if progress.done:
                     del self._jobs[run_id]
                     worker.run_id = None
@@ -448,10 +488,15 @@ class _Sender:
 
 
 def serve_runs(tasks: Connection, results: Connection) -> None:
-    """A worker process (core.training.child_process): take a run, train and save it, send its Progress back;
-    until the server goes."""
+    """A worker process (core.training.child_process): get ready (TensorFlow, the server's digits) and say so,
+    then take a run, train and save it, send its Progress back; until the server goes."""
     sender = _Sender(results)
     threading.Thread(target=sender.beat, name="mnist-worker-heartbeat", daemon=True).start()
+    if not ray_address():  # a relay to a Ray cluster trains nothing here
+        with contextlib.suppress(Exception):  # a run that comes anyway says what is wrong
+            warm_up_tensorflow()
+            _server_digits(os.environ.get(MNIST_PATH_VARIABLE) or None)
+    sender.send((READY, 0, None))
     while True:
         try:
             message = tasks.recv()
@@ -469,8 +514,10 @@ def serve_runs(tasks: Connection, results: Connection) -> None:
             (a 5-epoch lecture run ends at 9,375 losses), sent several times a second. retiring: this worker
             ends after this message (its losses then start from none)."""
             nonlocal sent
+            start = 0 if retiring else sent
             sender.send((run_id, RETIRING if retiring else sent,
-                         replace(progress, batch_losses=progress.batch_losses[0 if retiring else sent:])))
+                         replace(progress, batch_losses=progress.batch_losses[start:],
+                                 lecture_losses=progress.lecture_losses[start:])))
             sent = max(sent, len(progress.batch_losses))
 
         try:

@@ -9,7 +9,7 @@ Only the steps that need a network import TensorFlow: the first step is as light
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal, NamedTuple
+from typing import Callable, Literal, NamedTuple, Sequence
 
 import numpy as np
 import streamlit as st
@@ -18,34 +18,28 @@ from core import lecture
 from core.data.mnist import MnistData, flatten_images, normalize_images, one_hot
 from core.evaluation.evaluate import saved_train_accuracy
 from core.lesson_notebook import NOTEBOOK_NAME, lesson_notebook_bytes
-from core.model.config import describe, preset
+from core.model.config import describe, preset, preset_name, random_seed
 from core.model.predict import predict_logits, predict_proba, softmax
-from core.model.store import StoreError
+from core.model.store import ModelInfo, StoreError
+from core.training.progress import RunState
 from dashboard import caches, figures, session, training_view
-from dashboard.html_blocks import code_html, gallery_html, pixel_table_html, png_data_uri
+from dashboard.html_blocks import bar_chart_html, code_html, gallery_html, pixel_table_html, png_data_uri
+from dashboard.large_type import LARGE_TYPE_CSS
 from dashboard.plain_text import escape
 
 STEP_PARAMETER = "step"  # ?step=12 in the address bar: 1-based, as the steps are numbered on the page
 JUMP = "lecture_jump"  # the step list's widget key
 STEP_LIST = "lecture_step_list"  # the popover that holds it: open or folded
 PRESENTING = "lecture_presenting"  # True while the type is enlarged; kept from page to page
+PRESENTING_PARAMETER = "presenting"  # ?presenting=1 in the address bar: kept on a reload
+MEMORIZE_ROUNDS = "lecture_memorize_rounds"  # how many times step 11's cell ran: 200 steps each
 RESEED = "lecture_reseed"  # seed of the network re-initialized in the re-initialize step
 START_ERROR = "lecture_start_error"  # why the 5-epoch run could not start
+WAIT_SECONDS = 0.5  # how often the steps after the training look whether this session's run has saved its model
 MEMO = "lecture_memo"  # results of the TensorFlow steps, so Previous/Next come back to them at once
 SWEEP = (0.1, 0.5, 0.9, 0.99, 0.999, 1.0)  # how sure of the right digit, in the loss table
 Network = Literal["untrained", "trained"]
 
-PRESENTING_CSS = """<style>
-[data-testid="stMain"] [data-testid="stMarkdown"] :is(p, li, td, th) {font-size: 1.6rem; line-height: 1.5}
-[data-testid="stMain"] [data-testid="stCaptionContainer"] p {font-size: 1.3rem}
-[data-testid="stMain"] pre.code-block {font-size: 1.35rem !important}
-[data-testid="stMain"] h1 {font-size: 3.4rem}
-[data-testid="stMain"] h2 {font-size: 2.6rem}
-[data-testid="stMain"] [data-testid="stMetricValue"] {font-size: 3.2rem}
-[data-testid="stMain"] [data-testid="stMetricLabel"] p {font-size: 1.3rem}
-[data-testid="stMain"] figcaption {font-size: 1.2rem !important}
-[data-testid="stMain"] .katex {font-size: 1.7em}
-</style>"""
 
 
 class Step(NamedTuple):
@@ -64,13 +58,45 @@ def remembered(name: str, compute: Callable[[], object], *key) -> object:
     return memo[(name, data_key, *key)]
 
 
+def model_text(info: ModelInfo) -> str:
+    """A saved model as the steps name it: its name, whose it is, and what it is."""
+    return f"the model **{escape(info.name)}** ({session.owner_text(info)}; {escape(info.summary)})"
+
+
 def trained_network(data: MnistData) -> tuple[str, object] | None:
-    """(where it comes from, Keras model): the active saved model, which this session's finished run becomes
-    (dashboard.session.collect_finished_run); None if there is none. Raises StoreError when it cannot be read."""
-    info = session.active_model()
+    """(where it comes from, Keras model): this session's own model or the teacher's, never another student's
+    (session.active_model(own=True)), which this session's finished run becomes; None if there is none.
+    Raises StoreError when it cannot be read."""
+    info = session.active_model(own=True)
     if info is None:
         return None
-    return f"the active model **{escape(info.name)}** ({escape(info.summary)})", caches.load_model(info)
+    return model_text(info), caches.load_model(info)
+
+
+@st.fragment(run_every=WAIT_SECONDS)
+def wait_for_the_run() -> None:
+    """What the steps after the training show while this session's run goes on: they wait for its model to be
+    saved, then the whole page shows it (they said "No trained network yet" right after the last epoch)."""
+    snapshot = session.progress()
+    if snapshot is None or snapshot.done:
+        st.rerun()
+    doing = {RunState.STARTING: "starting", RunState.TRAINING: f"training, {snapshot.fraction:.0%} done",
+             RunState.EVALUATING: "measuring its accuracy and saving the model"}[snapshot.state]
+    st.info(f"Waiting for this session's run ({doing}): this step shows its network as soon as it is saved.",
+            icon=":material/hourglass_top:")
+
+
+def number_table(columns: dict[str, Sequence], where=st) -> None:
+    """A small table of numbers, fractions with four decimals, as an HTML table (st.table). Not st.dataframe: it
+    draws on a canvas, whose code the browser fetches before it paints a step that shows one, and which the
+    projector's larger type (dashboard.large_type) cannot reach."""
+    where.table({name: [f"{value:.4f}" if isinstance(value, (float, np.floating)) else value for value in values]
+                 for name, values in columns.items()}, hide_index=True, width="content")
+
+
+def cell(code: str) -> None:
+    """One more cell of the lecture inside a step, shown as the step's first one is: its code, then what it gives."""
+    st.html(code_html(code, "python"))
 
 
 def first_digit_html(data: MnistData, size: int) -> str:
@@ -88,6 +114,9 @@ def load(data: MnistData) -> None:
 
 def pixels(data: MnistData) -> None:
     st.markdown("The first training digit, as the numbers the network gets: 28 rows of 28 grey values.")
+    if large_type():  # 28 columns of 16-px numbers need the page's whole width (840 px)
+        st.html(f'<div style="overflow-x:auto">{pixel_table_html(data.x_train[0])}</div>')
+        return
     table, digit = st.columns([3, 1])
     table.html(pixel_table_html(data.x_train[0]))
     digit.html(first_digit_html(data, 168))
@@ -134,12 +163,19 @@ def normalize(data: MnistData) -> None:
     else:
         st.caption("This app divides by 255 for every digit (core.data.normalize_images); with these digits' "
                    f"L = {low} and H = {high} the lecture's formula gives other numbers.")
+    cell("train_data = normalize_data(train_data)\nprint(train_data[0])")
+    flat = (flatten_images(data.x_train[:1]).astype(np.float32) - low) / (high - low)  # (1, 784), as the lecture's
+    st.caption(f"All {flat.shape[1]} values of the first digit, as the lecture printed them (scroll):")
+    st.html(f'<div style="max-height:16rem;overflow-y:auto">{code_html(np.array2string(flat[0]))}</div>')
 
 
 def one_hot_labels(data: MnistData) -> None:
     labels = data.y_train[:5]
     st.markdown("The network answers with 10 numbers, one per digit, so each label becomes 10 numbers: "
                 "a 1 in the label's place and 0 everywhere else.")
+    places = ", ".join(f"({row}, {label})" for row, label in enumerate(labels.tolist()))
+    st.markdown(f"`to_one_hot` starts from `np.zeros(({len(labels)}, 10))`, one row of ten 0s per label, then puts "
+                f"1.0 in row *i*, column `labels[i]`, all at once: at {places}.")
     st.html(code_html(f"Initial labels:\n{labels}\n1-hot representation:\n{one_hot(labels)}"))
 
 
@@ -164,15 +200,46 @@ def network_diagram(shapes: list[tuple[str, tuple[int, ...]]], activation: str) 
 def network(data: MnistData) -> None:
     config = preset("lecture")
     shapes = lecture.weight_shapes(config)
+    fresh = remembered("fresh network", lecture.fresh_network)
+    frameworks = remembered("frameworks", lecture.frameworks)
+    batch_shapes = {count: predict_logits(fresh, data.x_train[:count]).shape for count in (1, 5)}
+    st.markdown(
+        f"**The inputs (In[13]-[14]).** TensorFlow 1 declared them as placeholders, filled at each `sess.run`. "
+        f"`None` is the batch size: not known in advance, so the same network takes one digit or 60,000. This app runs "
+        f"{frameworks}, which has no placeholders: the network's input is declared as `keras.Input(shape=(28, 28))`, "
+        f"whose shape is `{fresh.input_shape}` (the `Flatten` layer makes the 784), and its answer is "
+        f"`{fresh.output_shape}`. Given 1 digit it answers {batch_shapes[1]}, given 5 {batch_shapes[5]}. The labels "
+        "`y` are no input of the network: they go to the loss (step 8).")
+    st.markdown("**The layers (In[15]).**")
     st.html(network_diagram(shapes, config.activation))
     st.latex(r"h_1 = \tanh(x\,W_1 + b_1) \qquad h_2 = h_1 W_2 + b_2 \qquad "
              r"\text{class\_probs} = \mathrm{softmax}(h_2)")
     counts = [math.prod(shape) for _, shape in shapes]
-    st.dataframe({"weights": [name for name, _ in shapes],
-                  "shape": [" × ".join(map(str, shape)) for _, shape in shapes], "numbers": counts},
-                 hide_index=True, width="content")
+    number_table({"weights": [name for name, _ in shapes],
+                  "shape": [" × ".join(map(str, shape)) for _, shape in shapes], "numbers": counts})
     st.markdown(f"**{sum(counts):,} numbers** in all, each learned from the digits. This app builds the same "
                 f"network with Keras: `build_model(preset('lecture'))`, {describe(config)}.")
+    starting_weights(fresh)
+
+
+def starting_weights(model) -> None:
+    """In[15]'s ``tf.get_variable`` and ``tf.zeros``: what a new network's weights start as."""
+    weights = lecture.starting_weights(model)
+    st.markdown("**Their starting values.** `tf.get_variable` fills W1 and W2 with random numbers drawn evenly "
+                "between −limit and +limit, limit = √(6 / (inputs + outputs)) (Glorot uniform, its default), and "
+                "`tf.zeros` starts b1 and b2 at 0. Keras does the same for this network, as it builds it:")
+    number_table({
+        "weights": [weight.name for weight in weights],
+        "lowest": [float(weight.values.min()) for weight in weights],
+        "highest": [float(weight.values.max()) for weight in weights],
+        "limit": [weight.limit for weight in weights],
+    })
+    first = weights[0]
+    st.caption(f"The {first.values.size:,} values of {first.name}, counted in ten equal slices of "
+               f"±{first.limit:.4f}: about as many in each, as an even draw gives.")
+    st.html(bar_chart_html(first.counts.tolist(), [f"{edge:+.3f}" for edge in
+                                                   np.linspace(-first.limit, first.limit, 11)[:-1] + first.limit / 10],
+                           height=90))
 
 
 def softmax_and_loss(data: MnistData) -> None:
@@ -197,8 +264,7 @@ def softmax_and_loss(data: MnistData) -> None:
     digit.html(gallery_html([data.x_train[index]], [f"X_train[{index}]: a {label}"], columns=1, size=140))
     columns = {"logit h2": logits[0], "class_probs = softmax(h2)": class_probs[0],
                "softmax(class_probs)": softmax(class_probs.astype(np.float64))[0]}
-    table.dataframe({"digit": list(range(10)), **columns}, hide_index=True,
-                    column_config={name: st.column_config.NumberColumn(format="%.4f") for name in columns})
+    number_table({"digit": list(range(10)), **columns}, table)
     floor = lecture.lecture_loss_floor()
     meant, written, lowest = st.columns(3)
     meant.metric("Cross-entropy (what the lecture meant)", f"{lecture.cross_entropy(logits, [label])[0]:.4f}")
@@ -216,8 +282,7 @@ def softmax_and_loss(data: MnistData) -> None:
     cross_entropies, lecture_losses = lecture.confidence_sweep(SWEEP)
     st.caption("The two losses as the network gets surer of the right digit (the rest shared by the others):")
     losses = {"cross-entropy": cross_entropies, "the lecture's loss": lecture_losses}
-    st.dataframe({"probability of the right digit": SWEEP, **losses}, hide_index=True, width="content",
-                 column_config={name: st.column_config.NumberColumn(format="%.4f") for name in losses})
+    number_table({"probability of the right digit": list(SWEEP), **losses})
 
 
 def sgd_step(data: MnistData) -> None:
@@ -241,15 +306,33 @@ def five_digits_asked(data: MnistData, name: str, compute: Callable[[], np.ndarr
 
 
 def untrained(data: MnistData) -> None:
+    fresh = remembered("fresh network", lecture.fresh_network)
+    first = lecture.starting_weights(fresh)[0]
+    st.markdown(
+        "**The session and the initialisation (In[19]-[20]).** TensorFlow 1 first built a graph of operations, "
+        "then ran it in a session, and `tf.global_variables_initializer().run()` gave the variables their first "
+        "values. TensorFlow 2 and Keras need neither: each operation runs as soon as it is called (eager "
+        "execution), and Keras draws the weights when it builds the network, so `build_model(preset('lecture'))` "
+        f"is ready to use: its W1 starts `{np.array2string(first.values[0, :4], precision=4)}...` (step 7). "
+        "Asking it about digits is calling it, `model(train_data[:5])`, where the lecture wrote "
+        "`sess.run([class_probs], feed_dict={x: train_data[:5]})`.")
     st.markdown("A network that has learned nothing yet, asked about the first five training digits: "
                 "about 0.1 for every digit, a guess.")
     five_digits_asked(data, "untrained", lambda: lecture.untrained_probabilities(data))
 
 
 def memorize(data: MnistData) -> None:
+    rounds = st.session_state.setdefault(MEMORIZE_ROUNDS, 1)
     st.markdown("200 SGD steps on **just these five digits**: the network becomes sure of each of them. "
                 "It has memorized five pictures, not learned to read digits: badly overfit.")
-    five_digits_asked(data, "memorized", lambda: lecture.memorize_five(data))
+    # The lecture re-ran its cell: 200 steps more from where the network was. The same steps from the same start
+    # give the same network, so 200 x rounds steps from the start are that.
+    st.button("200 more steps", icon=":material/replay:",
+              on_click=lambda: st.session_state.update({MEMORIZE_ROUNDS: rounds + 1}),
+              help="Run the cell again, as the lecture suggests: the answers move further towards the labels")
+    if rounds > 1:
+        st.caption(f"After {200 * rounds:,} steps ({rounds} runs of the cell):")
+    five_digits_asked(data, "memorized", lambda: lecture.memorize_five(data, steps=200 * rounds), rounds)
 
 
 def reinitialize(data: MnistData) -> None:
@@ -263,7 +346,7 @@ def start_lecture_run() -> None:
     st.session_state.pop(START_ERROR, None)
     if not session.training_running():
         try:
-            session.start_training(preset("lecture"))
+            session.start_training(preset("lecture").replace(seed=random_seed()))  # each student's run its own
         except ValueError as error:  # the teacher's class rules, or the server's MNIST_MAX_TRAINING
             st.session_state[START_ERROR] = f"Training cannot start: {error}."
 
@@ -273,23 +356,29 @@ def train(data: MnistData) -> None:
     steps = len(data.x_train) // config.batch_size
     st.markdown(f"Now the whole training set, {config.epochs} times over, in batches of {config.batch_size}: "
                 f"{steps:,} SGD steps per epoch, {config.epochs * steps:,} in all. The chart shows each batch's "
-                "loss as it goes: the lecture's `hist_loss`.")
+                "loss as it goes, the lecture's `hist_loss`: the cross-entropy this run learns from, and beside it "
+                "the loss the lecture plotted (softmax twice), which flattens out above "
+                f"{lecture.lecture_loss_floor():.2f} "
+                "however well the network reads (step 8 says why).")
     running = session.training_running()
-    start, elsewhere = st.columns([1, 3], vertical_alignment="center")
-    start.button(f"Train for {config.epochs} epochs", type="primary", on_click=start_lecture_run, disabled=running)
-    elsewhere.page_link("views/train.py", label="The same run on the Train page", icon=":material/model_training:")
+    with st.container(horizontal=True, vertical_alignment="center"):  # each its own width: never cut to "Tr.."
+        st.button(f"Train for {config.epochs} epochs", type="primary", on_click=start_lecture_run, disabled=running)
+        st.page_link("views/train.py", label="The same run on the Train page", icon=":material/model_training:")
     if st.session_state.get(START_ERROR):
         st.error(escape(st.session_state[START_ERROR]))
     job = session.job()
-    if job is not None and job.config != config:
+    if job is not None and preset_name(job.config) != "lecture":
         st.caption(f"This session's run was started on the Train page: {describe(job.config)}.")
     if running:
-        training_view.live_view()
+        training_view.live_view(lecture_loss=True)
     elif job is not None:
-        training_view.results_view(job.snapshot())
+        training_view.results_view(job.snapshot(), lecture_loss=True)
 
 
 def test_digits(data: MnistData) -> None:
+    if session.training_running():
+        wait_for_the_run()
+        return
     try:
         trained = trained_network(data)
     except StoreError as error:
@@ -307,7 +396,10 @@ def test_digits(data: MnistData) -> None:
 
 
 def accuracy(data: MnistData) -> None:
-    info = session.active_model()
+    if session.training_running():
+        wait_for_the_run()
+        return
+    info = session.active_model(own=True)
     if info is None:
         st.info("No trained network yet: train it two steps back, or on the Train page.")
         return
@@ -320,7 +412,7 @@ def accuracy(data: MnistData) -> None:
     except (StoreError, ValueError) as error:
         st.error(f"{escape(error)}. Choose another model on the Evaluate page, or train again two steps back.")
         return
-    source = f"the active model **{escape(info.name)}** ({escape(info.summary)})"
+    source = model_text(info)
     test_accuracy = evaluation.test_accuracy
     st.markdown(f"The fraction of digits whose highest probability is the right digit, for {source}:")
     left, right = st.columns(2)
@@ -340,14 +432,20 @@ STEPS = [
     Step("Flatten", "train_data = X_train.reshape([-1, 28*28])\ntest_data = X_test.reshape([-1, 28*28])", flatten),
     Step("Normalize to 0-1", "def normalize_data(x):\n    L = np.min(x)\n    H = np.max(x)\n"
          "    return (x.astype(np.float32) - L) / (H - L)", normalize),
-    Step("One-hot labels", "train_labels = to_one_hot(y_train, 10)\nprint(train_labels[:5])", one_hot_labels),
-    Step("The network", "h1 = tf.tanh(tf.matmul(x, W1) + b1)  # W1: [784, 64], b1: [64]\n"
-         "h2 = tf.matmul(h1, W2) + b2            # W2: [64, 10], b2: [10]", network),
+    Step("One-hot labels", "def to_one_hot(labels, num):\n    one_hot_labels = np.zeros((labels.shape[0], num))\n"
+         "    one_hot_labels[np.arange(labels.shape[0]), labels] = 1.0\n    return one_hot_labels\n\n"
+         "train_labels = to_one_hot(y_train, 10)\nprint(train_labels[:5])", one_hot_labels),
+    Step("The network", "import tensorflow as tf\nx = tf.placeholder(tf.float32, [None, 784])\n"
+         "y = tf.placeholder(tf.float32, [None, 10])\n\n"
+         "W1 = tf.get_variable('W1', [784, h1_sz])  # h1_sz = 64\nb1 = tf.Variable(tf.zeros([h1_sz]))\n"
+         "h1 = tf.tanh(tf.matmul(x, W1) + b1)\nW2 = tf.get_variable('W2', [h1_sz, 10])\n"
+         "b2 = tf.Variable(tf.zeros([10]))\nh2 = tf.matmul(h1, W2) + b2", network),
     Step("Softmax and the loss", "class_probs = tf.nn.softmax(h2)\ncross_entropy_loss = tf.reduce_mean("
          "-tf.reduce_sum(y * tf.log(tf.nn.softmax(class_probs)), axis=[1]))", softmax_and_loss),
     Step("One SGD step", "train_step = tf.train.GradientDescentOptimizer(0.5).minimize(cross_entropy_loss)\n"
          "sess.run(train_step, feed_dict={x: batch_x, y: batch_y})", sgd_step),
-    Step("The untrained network", "vis_probs = sess.run([class_probs], feed_dict={x: train_data[:5]})", untrained),
+    Step("The untrained network", "sess = tf.InteractiveSession()\ntf.global_variables_initializer().run()\n\n"
+         "vis_probs = sess.run([class_probs], feed_dict={x: train_data[:5]})", untrained),
     Step("200 steps on five digits", "for j in range(200):\n"
          "    sess.run([train_step, class_probs], feed_dict={x: batch_x, y: batch_y})", memorize),
     Step("Re-initialize", "tf.global_variables_initializer().run()", reinitialize),
@@ -387,41 +485,65 @@ def jump() -> None:
 def navigation(number: int, where: Literal["top", "bottom"]) -> None:
     """Previous and Next; at the top also the list of steps, and arrow keys for a presenter's clicker.
 
+    A row that gives each button its label's width: in st.columns([1, 4, 1]) a 1024-px screen cut them to "P..".
     The list is a popover of choices, not a select box: the browser fetches a select box's code before it
     paints a page that shows one (0.2-0.3 s on a cold 2-core machine), and a popover's content only when opened."""
-    previous, middle, following = st.columns([1, 4, 1], vertical_alignment="center")
     top = where == "top"
-    previous.button("Previous", key=f"lecture_previous_{where}", on_click=go, args=(number - 1,),
-                    disabled=number == 1, shortcut="Left" if top else None, icon=":material/arrow_back:")
-    following.button("Next", key=f"lecture_next_{where}", on_click=go, args=(number + 1,),
-                     disabled=number == len(STEPS), shortcut="Right" if top else None,
-                     icon=":material/arrow_forward:", icon_position="right")
-    if top:
-        st.session_state[JUMP] = number
-        with middle.popover(f"Step {number} of {len(STEPS)}: {STEPS[number - 1].title}", key=STEP_LIST,
-                            on_change="rerun", width="stretch", icon=":material/list:"):
-            st.radio("Step", range(1, len(STEPS) + 1), key=JUMP, label_visibility="collapsed",
-                     format_func=lambda step: f"{step}. {STEPS[step - 1].title}", on_change=jump)
+    with st.container(horizontal=True, vertical_alignment="center",
+                      horizontal_alignment="left" if top else "distribute"):
+        st.button("Previous", key=f"lecture_previous_{where}", on_click=go, args=(number - 1,),
+                  disabled=number == 1, shortcut="Left" if top else None, icon=":material/arrow_back:")
+        if top:
+            st.session_state[JUMP] = number
+            with st.popover(f"Step {number} of {len(STEPS)}: {STEPS[number - 1].title}", key=STEP_LIST,
+                            on_change="rerun", width="stretch", icon=":material/list:", wrap=True):
+                st.radio("Step", range(1, len(STEPS) + 1), key=JUMP, label_visibility="collapsed",
+                         format_func=lambda step: f"{step}. {STEPS[step - 1].title}", on_change=jump)
+        st.button("Next", key=f"lecture_next_{where}", on_click=go, args=(number + 1,),
+                  disabled=number == len(STEPS), shortcut="Right" if top else None,
+                  icon=":material/arrow_forward:", icon_position="right")
+
+
+def presenting() -> bool:
+    """Whether the type is enlarged: turned on here (kept from page to page) or by ?presenting=1 (a reload)."""
+    if st.query_params.get(PRESENTING_PARAMETER) == "1":
+        st.session_state[PRESENTING] = True
+    on = bool(st.session_state.get(PRESENTING))
+    if on:
+        st.query_params[PRESENTING_PARAMETER] = "1"  # back in the address bar after a visit to another page
+    return on
+
+
+def large_type() -> bool:
+    """Whether this page shows the projector's type: Presenting, or the present view (?present=1)."""
+    return bool(st.session_state.get(PRESENTING)) or session.present_view()
+
+
+def toggle_presenting() -> None:
+    on = not st.session_state.get(PRESENTING, False)
+    st.session_state[PRESENTING] = on
+    if not on:
+        st.query_params.pop(PRESENTING_PARAMETER, None)
 
 
 def main() -> None:
     """The Lecture page: one step of the walk-through at a time."""
-    title, actions = st.columns([1, 2], vertical_alignment="bottom")
-    title.title("Lecture")
-    buttons = actions.container(horizontal=True, horizontal_alignment="right")  # each button as wide as its label
-    # The notebook is written when the button is pressed (a callable), not on every run of this first page.
-    buttons.download_button("Download this lesson", data=lesson_notebook_bytes, file_name=NOTEBOOK_NAME,
-                              mime="application/x-ipynb+json", on_click="ignore", icon=":material/download:",
-                              help="The lecture's walk as a Jupyter notebook in TensorFlow 2, cell by cell, with the "
-                                   "one correction (the double softmax) marked")
-    # A button, not a toggle: the page already loads a button's code for Previous and Next, while a toggle's (seven
-    # more files) would hold the first paint. Filled while on.
-    on = st.session_state.get(PRESENTING, False)
-    buttons.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
-                   icon=":material/co_present:", on_click=lambda: st.session_state.update({PRESENTING: not on}),
-                   help="Larger type for a projector; click again for the normal size")
+    on = presenting()
+    with st.container(horizontal=True, vertical_alignment="bottom", horizontal_alignment="distribute"):
+        st.title("Lecture", width="content")
+        with st.container(horizontal=True, horizontal_alignment="right", width="content"):
+            # The notebook is written when the button is pressed (a callable), not on every run of this first page.
+            st.download_button("Download this lesson", data=lesson_notebook_bytes, file_name=NOTEBOOK_NAME,
+                               mime="application/x-ipynb+json", on_click="ignore", icon=":material/download:",
+                               help="The lecture's walk as a Jupyter notebook in TensorFlow 2, cell by cell, with "
+                                    "the one correction (the double softmax) marked")
+            # A button, not a toggle: the page already loads a button's code for Previous and Next, while a
+            # toggle's (seven more files) would hold the first paint. Filled while on.
+            st.button("Presenting", key="lecture_presenting_button", type="primary" if on else "secondary",
+                      icon=":material/co_present:", on_click=toggle_presenting,
+                      help="Larger type for a projector; click again for the normal size")
     if on:
-        st.html(PRESENTING_CSS)
+        st.html(LARGE_TYPE_CSS)
     _, digits = session.dataset()
     current = step_from_link()
     navigation(current, "top")

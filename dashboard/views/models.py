@@ -4,6 +4,7 @@ weights; the teacher's class rules and the class's handwriting as a data set to 
 
 import dataclasses
 import functools
+import html
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,22 +20,17 @@ from core.evaluation.explain import first_layer_weights
 from core.evaluation.metrics import drawn_accuracy
 from core.model.config import LIMITS, PRESETS, describe_network, describe_training
 from core.model.store import ModelStore, StoreError
-from core.training.scheduler import server_scheduler
 from dashboard import caches, figures, session
 from dashboard.code_panel import code_panel
 from dashboard.explain_blocks import weights_grid_html
 from dashboard.loss_curve import LossCurve, smoothing_for
 from dashboard.plain_text import escape
 
-MESSAGE = "models_message"  # (kind, text) left by the last rename or delete
+MESSAGE = "models_message"  # (where, kind, text) left by the last action: shown next to its controls (message_here)
 WEIGHT_COLUMNS = 16  # the lecture's 64 hidden units in 4 rows
 # How often the leaderboard re-reads the models folder while the page is open: a finished run shows up
 # within 10 s, and a re-read that finds no file changed costs one directory listing (caches.saved_models).
 LEADERBOARD_REFRESH = "10s"
-# The projector (?present=1): the rankings in type the back row can read. Tables keep their own small
-# type, so the present view's larger page type does not reach them.
-PRESENT_LEADERBOARD_CSS = ("<style>.st-key-models_leaderboard td, .st-key-models_leaderboard th, "
-                           ".st-key-models_leaderboard strong { font-size: 1.6rem; }</style>")
 NO_NAME = "students without a name"
 QR_SCALE = 5  # pixels per QR module: a 33-module code is 165 px, readable by a phone across a classroom
 IMPORT_ROUND = "models_import_round"  # part of the model uploader's key: each import starts from an empty uploader
@@ -44,18 +40,18 @@ def rename(name):
     try:
         new_name = session.rename_model(name, st.session_state[f"models_new_name_{name}"])
     except (StoreError, OSError) as error:
-        st.session_state[MESSAGE] = ("error", f"{error}.")
+        st.session_state[MESSAGE] = ("manage", "error", f"{error}.")
         return
-    st.session_state[MESSAGE] = ("success", f"Renamed {name} to {new_name}.")
+    st.session_state[MESSAGE] = ("manage", "success", f"Renamed {name} to {new_name}.")
 
 
 def delete(name):
     try:
         ModelStore().delete(name, **session.acting())
     except (StoreError, OSError) as error:
-        st.session_state[MESSAGE] = ("error", f"{error}.")
+        st.session_state[MESSAGE] = ("manage", "error", f"{error}.")
         return
-    st.session_state[MESSAGE] = ("success", f"Deleted {name}.")
+    st.session_state[MESSAGE] = ("manage", "success", f"Deleted {name}.")
 
 
 def save_rules():
@@ -65,9 +61,10 @@ def save_rules():
                                      minutes or None)
         classroom.save_rules(rules)
     except (ValueError, OSError) as error:
-        st.session_state[MESSAGE] = ("error", f"The class rules were not saved: {error}.")
+        st.session_state[MESSAGE] = ("teacher", "error", f"The class rules were not saved: {error}.")
         return
-    st.session_state[MESSAGE] = ("success", "Saved the class rules: every student's next run must keep them.")
+    st.session_state[MESSAGE] = ("teacher", "success",
+                                 "Saved the class rules: every student's next run must keep them.")
 
 
 def _server_minutes() -> str:
@@ -79,20 +76,14 @@ def _server_minutes() -> str:
     return f"{minutes} min" if minutes else "no limit"
 
 
-def stop_run(run_id: int, who: str):
-    server_scheduler().stop(run_id)
-    st.session_state[MESSAGE] = ("success", f"Stopped {who}'s run: a queued run leaves the queue, a training one "
-                                            "keeps the model trained so far.")
-
-
 def clear_class():
     try:
         names = classroom.clear_class_models(ModelStore())
     except (StoreError, OSError) as error:
-        st.session_state[MESSAGE] = ("error", f"The class's models were not all deleted: {error}.")
+        st.session_state[MESSAGE] = ("teacher", "error", f"The class's models were not all deleted: {error}.")
         return
     st.session_state["models_sure_clear"] = False
-    st.session_state[MESSAGE] = ("success", f"Deleted the class's {len(names)} model(s).")
+    st.session_state[MESSAGE] = ("teacher", "success", f"Deleted the class's {len(names)} model(s).")
 
 
 def remove_students_drawings():
@@ -100,24 +91,35 @@ def remove_students_drawings():
     try:
         count = ClassDigits().delete_student(student)
     except OSError as error:
-        st.session_state[MESSAGE] = ("error", f"The drawings were not all deleted: {error}.")
+        st.session_state[MESSAGE] = ("teacher", "error", f"The drawings were not all deleted: {error}.")
         return
-    st.session_state[MESSAGE] = ("success", f"Deleted {student or NO_NAME}'s {count_text(count)}.")
+    st.session_state[MESSAGE] = ("teacher", "success", f"Deleted {student or NO_NAME}'s {count_text(count)}.")
 
 
 def clear_handwriting():
     try:
         count = ClassDigits().clear()
     except OSError as error:
-        st.session_state[MESSAGE] = ("error", f"The class's handwriting was not all deleted: {error}.")
+        st.session_state[MESSAGE] = ("teacher", "error", f"The class's handwriting was not all deleted: {error}.")
         return
     st.session_state["models_sure_clear_drawings"] = False
-    st.session_state[MESSAGE] = ("success", f"Deleted the class's {count_text(count)}.")
+    st.session_state[MESSAGE] = ("teacher", "success", f"Deleted the class's {count_text(count)}.")
+
+
+def message_here(where: str) -> None:
+    """The last action's message, if it was taken here: next to the controls the user just used, in view, never at
+    the top of a long page."""
+    if st.session_state.get(MESSAGE, (None,))[0] == where:
+        _, kind, text = st.session_state.pop(MESSAGE)
+        getattr(st, kind)(escape(text))
 
 
 @functools.lru_cache(maxsize=4)
-def qr_svg(url: str) -> str:
-    return segno.make(url, error="m").svg_inline(scale=QR_SCALE, light="white")
+def qr_html(url: str) -> str:
+    """The join address as a QR code: a PNG in an <img>, as every picture of the app travels. An inline <svg>
+    never reached the browser: st.html's sanitiser removes it, and the expander ended on "...or scan:"."""
+    uri = segno.make(url, error="m").png_data_uri(scale=QR_SCALE, light="white")
+    return f'<img src="{uri}" alt="QR code of {html.escape(url)}" style="image-rendering:pixelated">'
 
 
 def join_link():
@@ -125,7 +127,7 @@ def join_link():
     url = classroom.join_url(st.get_option("server.port"))
     with st.expander("Join this class", expanded=classroom.teacher_key_set()):
         st.markdown(f"Open **{url}** on a phone or laptop on this network, or scan:")
-        st.html(qr_svg(url))
+        st.html(qr_html(url))
 
 
 @st.cache_resource(max_entries=256, show_spinner="Measuring a model on drawn digits...")
@@ -150,9 +152,9 @@ def with_drawn_accuracy(models: list) -> list:
             if info.owner and info.drawn_accuracy is None else info for info in models]
 
 
-def ranking(column, title: str, rows: list[classroom.LeaderboardRow]) -> None:
-    column.markdown(f"**{title}**")
-    column.table([{"place": place, "student": escape(row.owner), "best model": escape(row.model),
+def ranking(title: str, rows: list[classroom.LeaderboardRow]) -> None:
+    st.markdown(f"**{title}**")
+    st.table([{"place": place, "student": escape(row.owner), "best model": escape(row.model),
                    "accuracy": f"{row.accuracy:.1%}", "models": row.models}
                   for place, row in enumerate(rows, 1)], hide_index=True)
 
@@ -166,37 +168,17 @@ def leaderboard():
     if not by_test:
         st.caption("No student has saved a model yet: enter your name in the sidebar, then train one.")
         return
-    if session.present_view():
-        st.html(PRESENT_LEADERBOARD_CSS)
     with st.container(key="models_leaderboard"):
-        test_column, drawn_column = st.columns(2)
-        ranking(test_column, "Test digits", by_test)
-        ranking(drawn_column, "Drawn digits", classroom.leaderboard(models, "drawn"))
+        # One under the other: side by side, a 1024-px screen clipped the "models" column of both.
+        ranking("Test digits", by_test)
+        ranking("Drawn digits", classroom.leaderboard(models, "drawn"))
         st.caption(f"*Drawn digits*: {LEADERBOARD_DIGITS} test digits redrawn as people draw on the Draw page's "
                    "pad (any size, place, pen width and colours), then read the way the Draw page reads yours.")
 
 
-def server_runs():
-    """Every run queued or training on this server, each with a Stop the teacher may press."""
-    st.markdown("**Runs on this server**")
-    try:
-        runs = server_scheduler().runs()
-    except ValueError as error:  # an unusable MNIST_MAX_TRAINING
-        st.warning(f"{escape(error)}.")
-        return
-    if not runs:
-        st.caption("No run is queued or training.")
-    for run in runs:
-        who = run.owner or "the teacher"
-        where = f"queued, {run.queue_position} in line" if run.queue_position else f"training, {run.fraction:.0%} done"
-        text, button = st.columns([5, 1], vertical_alignment="center")
-        text.markdown(escape(f"{who}: {run.setup} ({where})"))
-        button.button("Stop", key=f"models_stop_run_{run.run_id}", on_click=stop_run, args=(run.run_id, who))
-
-
 def import_panel() -> None:
     """A .keras file trained elsewhere becomes this session's model (core.classroom.importing), measured on the
-    session's digits; the outcome, one line, shows at the top of the page."""
+    session's digits; the outcome, one line, shows under the uploader."""
     st.subheader("Import a model")
     st.caption("Trained a network at home or in a notebook? Upload its `.keras` file (Keras 3). It must take one "
                "digit as 28×28, 28×28×1 or 784 values and give 10 (logits or softmax probabilities); pixels go "
@@ -206,6 +188,7 @@ def import_panel() -> None:
     key = f"models_import_{st.session_state.get(IMPORT_ROUND, 0)}"
     upload = st.file_uploader("Upload a Keras model (.keras)", type=["keras"], key=key,
                               max_upload_size=MAX_FILE_BYTES // 2**20)  # refused while it streams in
+    message_here("import")  # what the last upload gave, right under the uploader
     if upload is None:
         return
     st.session_state[IMPORT_ROUND] = st.session_state.get(IMPORT_ROUND, 0) + 1
@@ -215,13 +198,13 @@ def import_panel() -> None:
             info, found = import_model(upload.getvalue(), data, ModelStore(), owner=session.owner(),
                                        file_name=upload.name)
         except (ImportRefused, StoreError, OSError) as error:
-            st.session_state[MESSAGE] = ("error", f"{error}. Nothing was saved.")
+            st.session_state[MESSAGE] = ("import", "error", f"{error}. Nothing was saved.")
         except Exception as error:  # noqa: BLE001 - whatever else, the page goes on
-            st.session_state[MESSAGE] = ("error", f"{upload.name} could not be imported ({type(error).__name__}). "
-                                                  "Nothing was saved.")
+            st.session_state[MESSAGE] = ("import", "error", f"{upload.name} could not be imported "
+                                                            f"({type(error).__name__}). Nothing was saved.")
         else:
             session.set_active_model(info.name)
-            st.session_state[MESSAGE] = ("success", found)
+            st.session_state[MESSAGE] = ("import", "success", found)
     st.rerun()
 
 
@@ -264,7 +247,6 @@ def teacher_controls(models):
                     f"{classroom.MAX_RUN_MINUTES_VARIABLE}, {_server_minutes()})", min_value=0, max_value=24 * 60,
                     value=min(rules.max_minutes or 0, 24 * 60), key="models_max_minutes")
     st.button("Save class rules", on_click=save_rules)
-    server_runs()
     owned = sum(1 for info in models if info.owner)
     sure = st.checkbox(f"Yes, delete the {owned} model(s) students saved", key="models_sure_clear")
     st.button("Clear the class's models", on_click=clear_class, disabled=not (sure and owned))
@@ -277,6 +259,7 @@ def teacher_controls(models):
         student.selectbox("One student's drawings", list(per_student), key="models_drawings_student",
                           format_func=lambda name: f"{name or NO_NAME} ({count_text(per_student[name])})")
         button.button("Remove these drawings", on_click=remove_students_drawings)
+    message_here("teacher")
 
 
 def main():
@@ -284,9 +267,6 @@ def main():
     listing = caches.saved_models()
     for file, why in listing.problems:
         st.warning(escape(f"{file} is skipped: {why}"))
-    kind, text = st.session_state.pop(MESSAGE, (None, None))
-    if kind:
-        getattr(st, kind)(escape(text))
     leaderboard()
     join_link()
     if session.teacher_unlocked():
@@ -296,6 +276,7 @@ def main():
             class_set_downloads()
         import_panel()
     if not listing.models:
+        message_here("manage")  # "Deleted ..." of the last model
         st.info("No saved model yet: train one on the Train page, or import one above.")
         return
     st.subheader("All models")
@@ -336,6 +317,7 @@ def main():
     delete_column.button("Delete", on_click=delete, args=(name,), disabled=not sure)
     download_column.download_button("Download .keras", data=info.path.read_bytes, file_name=f"{name}.keras",
                                     mime="application/octet-stream", on_click="ignore")
+    message_here("manage")
     with st.expander(f"First-layer weights of {escape(name)}", key="models_weights", on_change="rerun") as weights:
         if weights.open:  # loading a model starts TensorFlow: only when asked
             show_weights(info)

@@ -5,7 +5,6 @@ import streamlit as st
 from core.classroom.rules import check_duration
 from core.lecture import memorize_five, untrained_probabilities
 from core.model.config import default_model_name
-from core.training.estimate import format_estimate
 from dashboard import caches, figures, session, train_form
 from dashboard.code_panel import code_panel
 from dashboard.plain_text import escape
@@ -42,7 +41,7 @@ def show_estimate(config, wait: float | None = None) -> bool:
         return False
     how = ("a first guess from the network's size, while a few of its steps are timed on this server" if estimate.rough
            else "from a few of its steps timed on this server")
-    st.info(f"This run will take **{format_estimate(estimate.seconds)}**, {how}.", icon=":material/timer:")
+    st.info(f"This run will take **{estimate.duration()}**, {how}.", icon=":material/timer:")
     if not session.teacher_unlocked():
         try:
             check_duration(estimate.seconds, estimate.text())

@@ -44,3 +44,53 @@ def choose(page, label: str, option: str) -> None:
     page.locator(MAIN).get_by_role("combobox", name=label, exact=True).click()
     page.get_by_role("option", name=option, exact=True).click()
     wait_until_idle(page)
+
+
+SIDEBAR = '[data-testid="stSidebar"]'
+
+
+def unlock_teacher(page, passphrase: str) -> None:
+    """Type the teacher's passphrase in the sidebar and unlock teacher mode."""
+    box = page.locator(SIDEBAR).get_by_label("Teacher passphrase")
+    box.fill(passphrase)
+    box.press("Enter")
+    wait_until_idle(page)
+    page.locator(SIDEBAR).get_by_role("button", name="Unlock teacher mode").click()
+    page.locator(SIDEBAR).get_by_role("button", name="Lock teacher mode").wait_for(timeout=PAGE_TIMEOUT_MS)
+    wait_until_idle(page)
+
+
+def smallest_font_sizes(page) -> dict[str, float | None]:
+    """The smallest computed font size (px) of each kind of text shown in the main area; None for a kind not shown:
+    body (st.markdown's paragraphs; not captions, smaller by design), code, table cells and headers, and chart
+    labels (plotly's SVG text)."""
+    return page.evaluate("""() => {
+      const shown = (selector) => [...document.querySelectorAll('[data-testid="stMain"] ' + selector)]
+          .filter(element => element.getBoundingClientRect().width > 0 && element.textContent.trim()
+                             && !element.closest('[data-testid*="Caption"]'))
+          .map(element => parseFloat(getComputedStyle(element).fontSize));
+      const smallest = (sizes) => sizes.length ? Math.min(...sizes) : null;
+      return {body: smallest(shown('[data-testid="stMarkdown"] p')), code: smallest(shown('pre.code-block')),
+              table: smallest(shown(':is(td, th)')), chart: smallest(shown('.main-svg text'))};
+    }""")
+
+
+def cut_labels(page) -> list[str]:
+    """The labels of the main area's buttons whose text does not fit (shown cut, as "P.."), and the tables that
+    are clipped by the box around them."""
+    return page.evaluate("""() => {
+      const cut = [...document.querySelectorAll('[data-testid="stMain"] button')]
+          .filter(button => [button, ...button.querySelectorAll('*')]
+              .some(element => element.clientWidth > 0 && element.scrollWidth > element.clientWidth + 1))
+          .map(button => 'button ' + button.innerText.replace(/\\s+/g, ' ').trim());
+      for (const table of document.querySelectorAll('[data-testid="stMain"] table')) {
+        const right = table.getBoundingClientRect().right;
+        for (let box = table.parentElement; box && box.dataset.testid !== 'stMain'; box = box.parentElement) {
+          if (getComputedStyle(box).overflowX !== 'visible' && right > box.getBoundingClientRect().right + 1) {
+            cut.push('table ' + table.innerText.split('\\n')[0]);
+            break;
+          }
+        }
+      }
+      return cut;
+    }""")

@@ -7,8 +7,7 @@ import dataclasses
 
 from core.training.loop import TrainingResult
 from core.training.progress import Progress, RunState
-from core.model.config import describe
-from core.training.scheduler import STOPPED_IN_QUEUE, RunSummary, ScheduledJob, check_one_run
+from core.training.scheduler import STOPPED_IN_QUEUE, RunStatus, ScheduledJob, check_one_run
 
 
 class FakeScheduler:
@@ -54,10 +53,6 @@ class FakeScheduler:
         self.jobs.append(job)
         return len(self.jobs)
 
-    def runs(self) -> list[RunSummary]:
-        return [RunSummary(run_id, job.owner, describe(job.config), 0, job.snapshot().fraction)
-                for run_id, job in enumerate(self.jobs, 1) if not job.snapshot().done]
-
     def stop(self, run_id: int) -> None:
         job = self.jobs[run_id - 1]
         if job.snapshot().done:
@@ -76,6 +71,13 @@ class FakeScheduler:
 
     def worker_pid(self, run_id: int) -> None:
         return None
+
+    def cold_start_seconds(self) -> float:
+        return 0.0  # its runs start at once
+
+    def runs(self) -> list[RunStatus]:
+        """Every run not done yet, all of them training (nothing queues here)."""
+        return [RunStatus(run_id, job) for run_id, job in enumerate(self.jobs, 1) if not job.snapshot().done]
 
     def _total(self, job: ScheduledJob) -> int:
         return self.STEPS_PER_EPOCH * job.config.epochs
