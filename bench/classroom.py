@@ -85,7 +85,9 @@ STEP_TIMEOUT_S = 120.0  # one page run or one answer: longer than this is an err
 TRAINING_GRACE_S = 300.0  # a run may finish this long after the class ends; later, it counts as unfinished
 CLIENT_NICENESS = 10  # os.nice of the Chromium students (their Playwright drivers and browsers)
 SAMPLE_SECONDS = 0.5  # the monitor's period
-SETTLE_SECONDS = 3.0  # wait, then take the median RSS over this long
+SETTLE_SECONDS = 3.0  # the median RSS over this long is one reading of a settled server...
+SETTLE_MB = 2.0  # ... once two readings in a row are this close ...
+SETTLE_LIMIT_S = 60.0  # ... or this long has passed
 PAGES = ["Lecture", "Digits", "Train", "Evaluate", "Draw", "Models"]  # the sidebar's links, each page's title
 SHAPES = list(draw_latency.DIGITS.items())  # (digit, one-stroke polyline in the unit square)
 MOUSE_STEPS = 8  # points per polyline segment, as bench/draw_latency.py moves the mouse
@@ -228,8 +230,12 @@ async def training(student: StreamlitSession, result: StudentResult, leave: asyn
     if not student.find_all("metric", DONE_METRIC):
         result.unfinished_runs += 1
         return None
-    saved = next((re.search(r"Saved as \*\*(\S+?)\*\*", text) for text in student.texts()
-                  if text.startswith("Saved as")), None)
+    try:  # the accuracy comes first; the name the model was saved under follows it
+        saved = await student.wait_for(lambda: next((re.search(r"Saved as \*\*(\S+?)\*\*", text) for text in
+                                                     student.texts() if text.startswith("Saved as")), None),
+                                       STEP_TIMEOUT_S, what="the saved model's name")
+    except SessionError:
+        saved = None
     result.training.append({"wall_s": time.perf_counter() - started, "queue_shown": bool(queued),
                             "queued_s": (queued[-1] - queued[0]) if queued else 0.0,
                             "saved_as": saved.group(1) if saved else None})
@@ -258,7 +264,8 @@ async def protocol_student(base_url: str, who: Student, think: float, epoch: flo
             await browsing(student, who, result, own_leave, think)
         elif who.role == "training":
             expected = await training(student, result, own_leave, ends) or expected
-        await own_leave.wait()
+        if who.rounds is None:  # stay until the class ends (a student with a number of drawings leaves after them)
+            await own_leave.wait()
         await student.go_to("Lecture")  # a full run: the sidebar as it is now
         shown = active_model(student.texts(SIDEBAR))
         if shown != expected:
@@ -402,15 +409,18 @@ class Monitor(threading.Thread):
             return [sample for sample in self.samples if sample["t"] >= start]
 
     def settled(self) -> dict:
-        """After SETTLE_SECONDS: the median server RSS over SETTLE_SECONDS, its threads, and its children."""
-        time.sleep(SETTLE_SECONDS)
-        start = time.perf_counter()
-        time.sleep(SETTLE_SECONDS)
-        samples = [sample for sample in self.since(start) if sample["server_mb"] is not None]
-        if not samples:
-            return {"server_mb": None, "threads": None, "children": {}}
-        return {"server_mb": statistics.median(sample["server_mb"] for sample in samples),
-                "threads": samples[-1]["threads"], "children": samples[-1]["children"]}
+        """The server once its RSS has settled (the medians of two SETTLE_SECONDS windows in a row within
+        SETTLE_MB, at most SETTLE_LIMIT_S): the later median, its threads, its children."""
+        medians, deadline = [], time.perf_counter() + SETTLE_LIMIT_S
+        while True:
+            start = time.perf_counter()
+            time.sleep(SETTLE_SECONDS)
+            samples = [sample for sample in self.since(start) if sample["server_mb"] is not None]
+            if not samples:
+                return {"server_mb": None, "threads": None, "children": {}}
+            medians.append(statistics.median(sample["server_mb"] for sample in samples))
+            if (len(medians) >= 2 and abs(medians[-1] - medians[-2]) <= SETTLE_MB) or time.perf_counter() > deadline:
+                return {"server_mb": medians[-1], "threads": samples[-1]["threads"], "children": samples[-1]["children"]}
 
 
 def child_label(process: psutil.Process) -> str:
@@ -592,13 +602,16 @@ def memory_report(monitor: Monitor, before_class: dict, after_class: dict) -> di
         peak = max((sample["children"][pid][1] for sample in monitor.samples if pid in sample["children"]), default=mb)
         children[str(pid)] = {"label": label, "rss_mb": mb, "peak_mb": peak}
     left_behind = []
-    if after_class["threads"] is not None and before_class["threads"] is not None \
-            and after_class["threads"] > before_class["threads"]:
-        left_behind.append(f"threads: {after_class['threads']} after the class, {before_class['threads']} before")
     new_children = set(after_class["children"]) - set(before_class["children"])
     extra = [pid for pid in new_children if after_class["children"][pid][0] not in CHILD_LABELS.values()]
     if extra:
         left_behind.append(f"children that are no training worker or calibrator: {extra}")
+    # A training worker started during the class stays warm, with the thread that reads it; nothing else stays.
+    workers = sum(after_class["children"][pid][0] == "training worker" for pid in new_children)
+    if after_class["threads"] is not None and before_class["threads"] is not None \
+            and after_class["threads"] > before_class["threads"] + workers:
+        left_behind.append(f"threads: {after_class['threads']} after, {before_class['threads']} before "
+                           f"(+{workers} for new training workers)")
     return {"server_before_mb": before_class["server_mb"], "server_after_mb": after_class["server_mb"],
             "threads_before": before_class["threads"], "threads_after": after_class["threads"],
             "children": children, "left_behind": left_behind}

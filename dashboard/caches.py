@@ -4,7 +4,6 @@ models and their evaluations (``st.cache_resource``). Nothing here imports Tenso
 from __future__ import annotations
 
 import gc
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,23 +163,21 @@ def _mtime(info: ModelInfo) -> int:
         raise StoreError(f"{info.name!r} is no longer in the store; pick another model") from None
 
 
-def training_estimate(config: TrainConfig, data: MnistData) -> str:
-    """'about 4 min here': how long ``config`` will train on ``data`` on this server (core.training.estimate).
+def training_estimate(config: TrainConfig, data: MnistData) -> str | None:
+    """'about 4 min here': how long ``config`` will train on ``data`` on this server (core.training.estimate);
+    None while that is being found out.
 
-    The first call for a network shape times a few of its steps in the server's calibration process
-    (core.training.estimate.server_calibrator: a few seconds, once per server and shape); raises ValueError for a
-    config that cannot train. When that process cannot answer, says so instead of a time.
+    The first call for a network shape starts timing a few of its steps in the server's calibration process
+    (core.training.estimate.server_calibrator: a few seconds, once per server and shape) and returns None at
+    once: the page shows itself and asks again. Raises ValueError for a config that cannot train. When that
+    process cannot answer, says so instead of a time.
     """
-    try:
-        return _training_estimate(json.dumps(config.to_dict(), sort_keys=True), len(data.x_train), len(data.x_test))
-    except RuntimeError as error:
-        return f"an unknown time ({error})"
-
-
-@st.cache_resource(max_entries=64, show_spinner="Timing a few training steps on this machine...")
-def _training_estimate(config_json: str, train_digits: int, test_digits: int) -> str:
     from core.training.estimate import estimate_seconds, format_estimate, server_calibrator
 
-    config = TrainConfig.from_dict(json.loads(config_json))
-    calibration = server_calibrator().calibrate(config)
-    return format_estimate(estimate_seconds(config, train_digits, test_digits, calibration))
+    try:
+        calibration = server_calibrator().calibrate_later(config)
+    except RuntimeError as error:
+        return f"an unknown time ({error})"
+    if calibration is None:
+        return None
+    return format_estimate(estimate_seconds(config, len(data.x_train), len(data.x_test), calibration))

@@ -78,3 +78,15 @@ def test_the_servers_calibrations_run_in_a_niced_child_once_per_shape_and_surviv
     child.wait(30)
     again = calibrator.calibrate(config.replace(batch_size=64))  # a new shape: a new child answers
     assert calibrator.pid() != child.pid and again.step_seconds > 0
+
+
+def test_calibrate_later_answers_at_once_and_times_the_shape_on_its_own_thread():
+    from core.training.estimate import ChildCalibrator
+
+    calibrator = ChildCalibrator()
+    config = preset("lecture").replace(batch_size=48)
+    assert calibrator.calibrate_later(config) is None  # not timed yet: started, no wait
+    timed = calibrator.calibrate(config)  # waits for that timing (one question at a time), then keeps it
+    assert calibrator.calibrate_later(config.replace(epochs=2)) is timed  # the same shape: the kept answer
+    with pytest.raises(ValueError):
+        calibrator.calibrate_later(config.replace(batch_size=0))

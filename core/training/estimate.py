@@ -105,6 +105,8 @@ class ChildCalibrator:
         self._lock = threading.Lock()  # one question at a time on the pipe
         self._child: Child | None = None
         self._kept: dict[tuple, Calibration] = {}
+        self._pending: set[tuple] = set()  # shapes being timed by calibrate_later
+        self._failed: dict[tuple, str] = {}  # why the last calibrate_later of a shape got no answer
 
     def calibrate(self, config: TrainConfig) -> Calibration:
         """The Calibration of ``config``'s network shape, measured in the child on first use, then kept.
@@ -120,6 +122,38 @@ class ChildCalibrator:
             if key not in self._kept:
                 self._kept[key] = self._ask(config)
             return self._kept[key]
+
+    def calibrate_later(self, config: TrainConfig) -> Calibration | None:
+        """The kept Calibration of ``config``'s shape, or None after starting to time it on a thread of its own
+        (one per shape): a page that must not wait asks again later. Raises ValueError for a bad config, and
+        RuntimeError with the reason when the last try for this shape got no answer (the next call tries again).
+
+        On a busy 2-core machine the first calibration took 28 s (the child's TensorFlow start-up at low
+        priority), and every student who opened the Train page meanwhile waited for it (bench/classroom.py).
+        """
+        config.validate()
+        key = speed_key(config)
+        kept = self._kept.get(key)
+        if kept is not None:
+            return kept
+        with _pending_lock:
+            if key in self._failed:
+                raise RuntimeError(self._failed.pop(key))
+            if key not in self._pending:
+                self._pending.add(key)
+                threading.Thread(target=self._calibrate_pending, args=(config, key), daemon=True,
+                                 name="mnist-calibrate-later").start()
+        return None
+
+    def _calibrate_pending(self, config: TrainConfig, key: tuple) -> None:
+        try:
+            self.calibrate(config)
+        except (RuntimeError, ValueError) as error:
+            with _pending_lock:
+                self._failed[key] = str(error)
+        finally:
+            with _pending_lock:
+                self._pending.discard(key)
 
     def pid(self) -> int | None:
         """The child's process id; None before the first question."""
@@ -145,6 +179,7 @@ class ChildCalibrator:
         raise RuntimeError("the process that times training steps ended before it answered")
 
 
+_pending_lock = threading.Lock()  # guards every ChildCalibrator's _pending and _failed
 _server_calibrator: ChildCalibrator | None = None
 _server_calibrator_lock = threading.Lock()
 

@@ -8,6 +8,7 @@ from dashboard.plain_text import escape
 from dashboard.training_view import live_view, results_view
 
 START_ERROR = "train_start_error"
+ESTIMATE_POLL_SECONDS = 1.0  # while the server times a new network shape, the page asks this often
 
 
 def start():
@@ -24,6 +25,24 @@ def start():
             st.session_state[START_ERROR] = f"Training cannot start: {error}. Change the form, then press Start again."
 
 
+def estimate_note(config) -> None:
+    """How long the run will take here; while its steps are still being timed (once per server and network
+    shape, seconds), a note that polls for it, so the page never waits for the timing."""
+    estimate = caches.training_estimate(config, session.dataset()[1])
+    if estimate is None:
+        st.fragment(_estimate_pending, run_every=ESTIMATE_POLL_SECONDS)(config)
+        return
+    st.info(f"This run will take **{estimate}**, from a few of its steps timed on this server.",
+            icon=":material/timer:")
+
+
+def _estimate_pending(config) -> None:
+    if caches.training_estimate(config, session.dataset()[1]) is not None:
+        st.rerun()  # the whole page, with the estimate; a full run also ends this fragment's polling
+    st.info("Timing a few training steps on this server for an estimate of the run's time...",
+            icon=":material/timer:")
+
+
 def main() -> None:
     """The Train page."""
     st.title("Train")
@@ -35,8 +54,7 @@ def main() -> None:
         train_form.save_link(config)
         st.caption("The address bar now holds this setup: share the link and it opens with these values.")
         if not running:
-            st.info(f"This run will take **{caches.training_estimate(config, session.dataset()[1])}**, "
-                    "from a few of its steps timed on this server.", icon=":material/timer:")
+            estimate_note(config)
     except ValueError as error:
         st.error(f"{escape(error)}.")
     start_column, stop_column, _ = st.columns([1, 1, 6])
