@@ -79,6 +79,7 @@ TARGET_PAGE_CHANGE_S = 1.0  # page change p95
 TARGET_IDLE_MB = 30.0  # server RSS growth per idle session
 TARGET_CLIENT_SHARE = 0.10  # the bench's own CPU (protocol students, Chromium) / the machine's CPU time
 SOAK_GROWTH = 0.10  # the server's RSS after the soak / after the first class - 1
+SESSION_TTL_S = 120.0  # Streamlit keeps a left session this long (server.disconnectedSessionTTL, its default)
 RAMP_STEP = 10  # students added per ramp step: RAMP_ROLES of them
 RAMP_ROLES: tuple[Role, ...] = ("drawing",) * 7 + ("browsing",) * 2 + ("training",)  # two-thirds drawing
 STEP_TIMEOUT_S = 120.0  # one page run or one answer: longer than this is an error, not a figure
@@ -536,17 +537,25 @@ def class_phase(base_url: str, args, students: list[Student], monitor: Monitor) 
     }
 
 
+def server_at_rest(base_url: str, monitor: Monitor) -> dict:
+    """The server with nobody there: ``Monitor.settled`` once the sessions students left are gone.
+
+    Streamlit keeps a session whose browser left for SESSION_TTL_S (it may come back), and drops expired ones
+    when the next session leaves: wait that long, then one student opens the app and leaves."""
+    time.sleep(SESSION_TTL_S + 5)
+    asyncio.run(run_students(base_url, [Student(-100, "idle", rounds=0)], 0.0, None))
+    return monitor.settled()
+
+
 def soak_phase(base_url: str, args, rng: random.Random) -> dict:
     """Students join and leave for --soak minutes: as many at a time as the class, each staying 30-120 s."""
     seconds = args.soak * 60
-    students, index, clock = [], 1000, 0.0
-    slots = [0.0] * args.students
-    roles = class_plan(args, rng)
-    for slot in range(len(slots)):
+    students, index = [], 1000
+    for seat in class_plan(args, rng):  # each seat of the class, taken by one student after another
         clock = rng.uniform(0, args.arrive)
         while clock < seconds:
             stay = rng.uniform(30, 120)
-            students.append(Student(index, roles[slot].role, arrive_s=clock, stay_s=stay))
+            students.append(Student(index, seat.role, arrive_s=clock, stay_s=stay))
             index, clock = index + 1, clock + stay + rng.uniform(0, 5)
     results = asyncio.run(run_students(base_url, students, args.think, seconds + 10))
     return {"students": len(students), "minutes": args.soak,
@@ -843,12 +852,14 @@ def run(args, base_url: str, server_pid: int | None) -> int:
             after = monitor.settled()
             report["memory"] = memory_report(monitor, before, after)
             if args.soak:
-                print(f"phase 4: students joining and leaving for {args.soak:g} min", flush=True)
+                print(f"phase 4: students joining and leaving for {args.soak:g} min (the server measured once the "
+                      f"sessions they left are gone, {SESSION_TTL_S:.0f} s after)", flush=True)
+                after_class = server_at_rest(base_url, monitor)
                 soak = soak_phase(base_url, args, rng)
-                end = monitor.settled()
-                soak.update(rss_after_class_mb=after["server_mb"], rss_end_mb=end["server_mb"],
-                            threads_after_class=after["threads"], threads_end=end["threads"],
-                            left_behind=memory_report(monitor, after, end)["left_behind"])
+                end = server_at_rest(base_url, monitor)
+                soak.update(rss_after_class_mb=after_class["server_mb"], rss_end_mb=end["server_mb"],
+                            threads_after_class=after_class["threads"], threads_end=end["threads"],
+                            left_behind=memory_report(monitor, after_class, end)["left_behind"])
                 report["soak"] = soak
     monitor.stopping.set()
     return print_report(args, report)
