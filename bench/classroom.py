@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import math
 import multiprocessing
@@ -92,6 +93,7 @@ SETTLE_LIMIT_S = 60.0  # ... or this long has passed
 PAGES = ["Lecture", "Digits", "Train", "Evaluate", "Draw", "Models"]  # the sidebar's links, each page's title
 SHAPES = list(draw_latency.DIGITS.items())  # (digit, one-stroke polyline in the unit square)
 MOUSE_STEPS = 8  # points per polyline segment, as bench/draw_latency.py moves the mouse
+POOL_THREADS = {"AnyIO worker thread", "ThreadPoolExecutor"}  # thread_names' pools (see memory_report)
 CHILD_LABELS = {"core.training.scheduler:serve_runs": "training worker",
                 "core.training.estimate:serve_calibrations": "calibrator"}
 QUEUE_TEXT = "Waiting in the queue"  # dashboard/training_view.py, while a run waits for a worker
@@ -368,7 +370,7 @@ class Monitor(threading.Thread):
         super().__init__(daemon=True)
         self.server = psutil.Process(server_pid) if server_pid else None
         self.lock = threading.Lock()
-        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> ("server" | "client", CPU seconds last seen)
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> ("server" | "children" | "client", CPU s last seen)
         self.samples: list[dict] = []  # {"t", "server_mb", "children": {pid: (label, mb)}, "threads"}
         self.stopping = threading.Event()
 
@@ -389,7 +391,8 @@ class Monitor(threading.Thread):
             server_pids = {process.pid for process in server_tree}
             client = [me, *(process for process in me.children(recursive=True) if process.pid not in server_pids)]
             with self.lock:
-                for side, processes in (("server", server_tree), ("client", client)):
+                for side, processes in (("server", server_tree[:1]), ("children", server_tree[1:]),
+                                        ("client", client)):
                     for process in processes:
                         try:
                             times = process.cpu_times()
@@ -400,7 +403,7 @@ class Monitor(threading.Thread):
 
     def cpu_seconds(self) -> dict[str, float]:
         with self.lock:
-            totals = {"server": 0.0, "client": 0.0}
+            totals = {"server": 0.0, "children": 0.0, "client": 0.0}
             for side, seconds in self.cpu.values():
                 totals[side] += seconds
             return totals
@@ -418,10 +421,24 @@ class Monitor(threading.Thread):
             time.sleep(SETTLE_SECONDS)
             samples = [sample for sample in self.since(start) if sample["server_mb"] is not None]
             if not samples:
-                return {"server_mb": None, "threads": None, "children": {}}
+                return {"server_mb": None, "threads": None, "children": {}, "thread_names": None}
             medians.append(statistics.median(sample["server_mb"] for sample in samples))
             if (len(medians) >= 2 and abs(medians[-1] - medians[-2]) <= SETTLE_MB) or time.perf_counter() > deadline:
-                return {"server_mb": medians[-1], "threads": samples[-1]["threads"], "children": samples[-1]["children"]}
+                return {"server_mb": medians[-1], "threads": samples[-1]["threads"], "children": samples[-1]["children"],
+                        "thread_names": thread_names(self.server.pid)}
+
+
+def thread_names(pid: int) -> collections.Counter | None:
+    """The server's Python threads by name (py-spy dump), pools and per-worker readers folded into one name
+    each; None when py-spy cannot look (not installed, or not allowed to)."""
+    try:
+        dump = subprocess.run(["py-spy", "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if dump.returncode != 0:
+        return None
+    names = re.findall(r'^Thread \S+ \([^)]*\): "([^"]*)"', dump.stdout, flags=re.MULTILINE)
+    return collections.Counter(re.sub(r"(-\d+)+(_\d+)?$", "", name) for name in names)
 
 
 def child_label(process: psutil.Process) -> str:
@@ -531,7 +548,8 @@ def class_phase(base_url: str, args, students: list[Student], monitor: Monitor) 
                                                  for sample in samples), default=None),
                    "peak_threads": max((sample["threads"] for sample in samples), default=None)},
         "cpu": {"client_s": cpu_after["client"] - cpu_before["client"],
-                "server_s": cpu_after["server"] - cpu_before["server"], "machine_s": machine, "busy_s": busy},
+                "server_s": cpu_after["server"] - cpu_before["server"],
+                "children_s": cpu_after["children"] - cpu_before["children"], "machine_s": machine, "busy_s": busy},
         "errors": [f"student {result.index} ({result.role}): {error}" for result in results for error in result.errors],
         "leaks": [leak for result in results for leak in result.leaks],
     }
@@ -615,14 +633,22 @@ def memory_report(monitor: Monitor, before_class: dict, after_class: dict) -> di
     extra = [pid for pid in new_children if after_class["children"][pid][0] not in CHILD_LABELS.values()]
     if extra:
         left_behind.append(f"children that are no training worker or calibrator: {extra}")
-    # A training worker started during the class stays warm, with the thread that reads it; nothing else stays.
-    workers = sum(after_class["children"][pid][0] == "training worker" for pid in new_children)
-    if after_class["threads"] is not None and before_class["threads"] is not None \
-            and after_class["threads"] > before_class["threads"] + workers:
-        left_behind.append(f"threads: {after_class['threads']} after, {before_class['threads']} before "
-                           f"(+{workers} for new training workers)")
+    before, after = before_class.get("thread_names"), after_class.get("thread_names")
+    if before is not None and after is not None:
+        # Pools grow to the most work they were given and keep their threads (AnyIO's for HTTP requests, the
+        # event loop's executor); a training worker started meanwhile stays warm with the thread that reads it.
+        # Any other thread more than before is left behind: a script run that never ended, a thread of ours.
+        extra = {name: count for name, count in (after - before).items()
+                 if name not in POOL_THREADS and name != "mnist-training-reader"}
+        if extra:
+            left_behind.append(f"threads: {dict(extra)} more than before")
+    if before is None or after is None:
+        left_behind_note = "threads not named (py-spy cannot look at the server): only children checked"
+    else:
+        left_behind_note = f"threads by name after: {dict(after)}"
     return {"server_before_mb": before_class["server_mb"], "server_after_mb": after_class["server_mb"],
             "threads_before": before_class["threads"], "threads_after": after_class["threads"],
+            "threads_note": left_behind_note,
             "children": children, "left_behind": left_behind}
 
 
@@ -672,7 +698,8 @@ def print_report(args, report: dict) -> int:
               "unfinished")
         share = cpu["client_s"] / cpu["machine_s"] if cpu["machine_s"] else 0.0
         print(f"  CPU: client (protocol students, Chromium) {cpu['client_s']:.1f} s = {share:.1%} of the machine; "
-              f"server and its children {cpu['server_s']:.0f} s; machine busy {cpu['busy_s']:.0f} of "
+              f"server {cpu['server_s']:.0f} s ({cpu['server_s'] / crowd['seconds']:.0%} of a core), its children "
+              f"(training, calibration) {cpu['children_s']:.0f} s; machine busy {cpu['busy_s']:.0f} of "
               f"{cpu['machine_s']:.0f} CPU-s (the rest of the busy time: other processes)")
         server = crowd["server"]
         if server["peak_mb"] is not None:
@@ -706,7 +733,7 @@ def print_report(args, report: dict) -> int:
     if memory:
         print(f"memory: server {memory['server_before_mb']:.0f} MB before the class, "
               f"{memory['server_after_mb']:.0f} MB after it (settled); threads {memory['threads_before']} -> "
-              f"{memory['threads_after']}")
+              f"{memory['threads_after']} ({memory['threads_note']})")
         for pid, child in memory["children"].items():
             print(f"  child {pid} ({child['label']}): {child['rss_mb']:.0f} MB, peak {child['peak_mb']:.0f} MB")
         checks[f"left behind after the class: {'; '.join(memory['left_behind']) or 'nothing'}"] = \
