@@ -466,6 +466,8 @@ def drawing_figures(results: list[StudentResult], start: float = 0.0, end: float
     protocol = [ms for result in results if not result.browser for at, ms in result.answers if start <= at < end]
     painted = [ms for result in results if result.browser for ms in result.painted_ms]
     return {"drawings": len(protocol) + len(painted), "p50_ms": percentile(protocol, 50),
+            "answers": sorted((round(at, 2), round(ms, 1)) for result in results if not result.browser
+                              for at, ms in result.answers if start <= at < end),  # (s into the phase, ms)
             "p95_ms": percentile(protocol, 95), "painted_p50_ms": percentile(painted, 50),
             "painted_p95_ms": percentile(painted, 95),
             "misread": [text for result in results for text in result.misread]}
@@ -679,7 +681,7 @@ def print_report(args, report: dict) -> int:
     if crowd:
         first, drawing, pages, training, cpu = (crowd[key] for key in
                                                 ("first_page_s", "drawing", "page_change_ms", "training", "cpu"))
-        print(f"class: {first['students']} students ({args.drawing} drawing, {args.browsers} of them in Chromium; "
+        print(f"class: {args.students} students ({args.drawing} drawing, {args.browsers} of them in Chromium; "
               f"{args.training} training; {args.browsing} browsing) arriving within {args.arrive:g} s, "
               f"{crowd['seconds']:.0f} s, think {args.think:g} s")
         chromium = ", ".join("n/a" if value is None else f"{value:.2f} s" for value in first["chromium"])
