@@ -63,7 +63,10 @@ def saved_models() -> Listing:
     return _listing(str(store.folder), signature)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+# One listing per folder state: every save makes a new signature, and an old one is never asked for again. A
+# listing holds every model's loss history (0.28 MB a model: a 5-epoch lecture run is 9,375 losses), so keeping
+# 16 of them grew the server by 16 copies of the class's histories, class after class (bench/classroom.py).
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _listing(folder: str, signature) -> Listing:
     return ModelStore(folder).list()
 

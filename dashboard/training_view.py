@@ -15,7 +15,7 @@ from core.model.share_links import repeat_query
 from core.model.store import StoreError
 from core.training.progress import Progress, RunState
 from dashboard import figures, session
-from dashboard.explain_blocks import weights_grid_html
+from dashboard.explain_blocks import weights_sheet_html
 from dashboard.plain_text import escape
 
 REFRESH_SECONDS = 0.4  # the live chart redraws at least twice a second
@@ -49,8 +49,12 @@ def progress_view(progress: Progress, lecture_loss: bool = False) -> None:
     lecture_loss : also plot the same batches' loss as the lecture wrote it, and the floor it never goes below."""
     steps_per_epoch = progress.total_steps // max(progress.epochs, 1)
     if progress.state == RunState.STARTING:
-        text = _waiting_text(progress)
-    elif progress.state == RunState.EVALUATING:
+        # Waiting in the queue (or for TensorFlow): the place and the wait only. The chart and the weights cost
+        # the server 30-130 ms a redraw (busy 2-core AMD EPYC), 2.5 times a second for every waiting student,
+        # and have nothing to show yet.
+        st.progress(progress.fraction, text=_waiting_text(progress))
+        return
+    if progress.state == RunState.EVALUATING:
         text = "Measuring accuracy on the training and test digits..."
     else:
         eta = f"{progress.eta_seconds:.0f} s left" if progress.eta_seconds is not None else ""
@@ -72,7 +76,7 @@ def progress_view(progress: Progress, lecture_loss: bool = False) -> None:
         shown = f"the first {WEIGHT_IMAGES} of {units} hidden units" if units > WEIGHT_IMAGES else "each hidden unit"
         st.caption(f"The first layer's weights as they learn, one 28×28 picture for {shown} "
                    "(red: ink there pushes the unit up, blue: down):")
-        st.html(weights_grid_html(progress.first_layer_weights[:WEIGHT_IMAGES], columns=16, size=40))
+        st.html(weights_sheet_html(progress.first_layer_weights[:WEIGHT_IMAGES], columns=16, size=40))
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

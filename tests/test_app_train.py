@@ -214,21 +214,38 @@ def test_the_live_chart_stays_small_however_long_the_run():
     steps_per_epoch, epochs = 1875, 50  # the lecture's batches, ten times its epochs
     curve = LossCurve(0.98).update(np.random.default_rng(0).random(steps_per_epoch * epochs))
     figure = loss_figure(curve, steps_per_epoch, steps_per_epoch * epochs, [(1, 0.91), (2, 0.94)])
-    raw, smoothed, validation = figure.data
-    assert len(raw.x) <= 2000 and len(smoothed.x) <= 2000
-    assert list(validation.x) == [1875, 3750] and validation.yaxis == "y2"
-    assert len(figure.layout.shapes) == epochs - 1  # a line after every epoch but the last
+    raw, smoothed, validation = figure["data"]
+    assert len(raw["x"]) <= 2000 and len(smoothed["x"]) <= 2000
+    assert list(validation["x"]) == [1875, 3750] and validation["yaxis"] == "y2"
+    assert len(figure["layout"]["shapes"]) == epochs - 1  # a line after every epoch but the last
+    import plotly.graph_objects as go
+
+    go.Figure(figure)  # a valid plotly figure (raises otherwise), as st.plotly_chart checks it
 
 
 def test_before_start_the_page_says_how_long_the_run_will_take_timed_outside_the_server(tiny_npz):
     from core.training.estimate import server_calibrator
 
     at = train_page()
+    server_calibrator().calibrate(preset("lecture"))  # waits for the timing the page started, if still going
+    at.run()
     estimate = [message.value for message in at.info if message.value.startswith("This run will take")]
     # No worker has started here yet: the estimate counts the start of one, as long as the calibrator's took.
     assert estimate and re.search(r"\*\*about \d+(\.\d)? (s|min|h) here(, of which about \d+ s to start a "
                                   r"training process)?\*\*", estimate[0]), estimate
     assert server_calibrator().pid() not in (None, os.getpid())  # timed in the calibration process
+
+
+def test_while_a_new_network_is_timed_the_page_shows_itself_and_says_so(tiny_npz):
+    from core.training.estimate import server_calibrator
+
+    at = train_page()
+    at.number_input(key="train_batch_size").set_value(41).run()  # a shape no other test times
+    assert any("Timing a few training steps" in message.value for message in at.info)
+    assert button(at, "Start") is not None  # the page is all there meanwhile
+    server_calibrator().calibrate(preset("lecture").replace(batch_size=41))  # waits for the timing the page started
+    at.run()
+    assert any(message.value.startswith("This run will take") for message in at.info)
 
 
 def test_start_parses_the_form_once(tiny_npz, fake_scheduler, monkeypatch):

@@ -21,6 +21,7 @@ from dashboard.explain_blocks import (
     saliency_html,
     unit_grid_html,
     weights_grid_html,
+    weights_sheet_html,
 )
 
 WHITE = (255, 255, 255)
@@ -97,6 +98,20 @@ def test_each_weight_image_shows_the_sign_of_its_weights(scale):
         assert small[3, 4].min() > 240
 
 
+def test_the_weights_sheet_is_the_grids_pictures_on_one_image_lined_in_grey():
+    weights = np.random.default_rng(0).normal(size=(5, 28, 28)).astype(np.float32)
+    weights[1] = 0.0
+    [sheet] = pictures(weights_sheet_html(weights, columns=2))
+    assert sheet.shape == (3 * 29 + 1, 2 * 29 + 1, 3)  # 3 rows of 2, a 1-pixel line around each unit
+    grid = pictures(weights_grid_html(weights, columns=2))
+    for unit, picture in enumerate(grid):
+        row, column = divmod(unit, 2)
+        np.testing.assert_array_equal(sheet[1 + 29 * row: 29 * (row + 1), 1 + 29 * column: 29 * (column + 1)],
+                                      picture)  # each unit on its own scale, as in the grid
+    assert tuple(sheet[0, 0]) == tuple(sheet[29, 30]) == (208, 215, 222)  # the grey lines
+    assert tuple(sheet[60, 31]) == (208, 215, 222)  # where a sixth unit would be: line grey, no picture
+
+
 def test_bad_grids_are_value_errors():
     with pytest.raises(ValueError, match="weights"):
         weights_grid_html(np.zeros((28, 28)))
@@ -106,6 +121,10 @@ def test_bad_grids_are_value_errors():
         weights_grid_html(np.zeros((3, 28, 28)), scale="loud")
     with pytest.raises(ValueError, match="columns"):
         weights_grid_html(np.zeros((3, 28, 28)), columns=0)
+    with pytest.raises(ValueError, match="weights"):
+        weights_sheet_html(np.zeros((28, 28)))
+    with pytest.raises(ValueError, match="columns"):
+        weights_sheet_html(np.zeros((3, 28, 28)), columns=0)
 
 
 def test_the_lectures_64_units_make_an_8x8_grid_of_their_values():
