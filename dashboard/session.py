@@ -213,7 +213,10 @@ def start_training(config: TrainConfig, add_class_digits: bool = False) -> None:
     upload = _upload()  # None: the worker loads the server's digits
     if not teacher_unlocked():
         try:
-            estimate = caches.training_estimate(config, upload or caches.default_data()[1])
+            # Never waits for the network's timing (wait=0: the timed figure if there is one, else the first
+            # guess from its size): a Start that waited a second for it was lost when the teacher pressed Next
+            # meanwhile, since Streamlit ends a callback's run at the next click (issue 19, steps 13 -> 14).
+            estimate = caches.training_estimate(config, upload or caches.default_data()[1], wait=0)
         except RuntimeError:  # the timing process cannot answer: the run is not held up by it
             estimate = None
         if estimate is not None:

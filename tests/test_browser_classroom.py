@@ -180,7 +180,8 @@ def test_right_after_training_the_next_step_waits_for_the_model_and_the_run_keep
     assert re.fullmatch(rf"train\?preset=lecture&seed={seed}", link), link
     again = new_page()
     open_page(again, server.url, link)
-    assert again.get_by_role("spinbutton", name="Seed").input_value() == seed
+    again.wait_for_function("seed => document.querySelector('input[aria-label=\"Seed\"]')?.value === seed", arg=seed,
+                            timeout=PAGE_TIMEOUT_MS)  # the form is filled from the link as the page's run goes on
     other = new_page()  # a new setup elsewhere draws its own seed, kept in its link
     open_page(other, server.url, "train")
     other_seed = other.wait_for_function(
@@ -214,6 +215,8 @@ def test_present_and_presenting_enlarge_every_kind_of_text(server, new_page, cla
 
     projector = new_page()
     open_page(projector, server.url, "", "?step=2&present=1")  # prose, code and the pixel table
+    for shown in ("pre.code-block", "td"):  # the step's content, drawn after its title
+        projector.locator(f"{MAIN} {shown}").first.wait_for(timeout=PAGE_TIMEOUT_MS)
     assert_large(smallest_font_sizes(projector), "body", "code", "table")
     open_page(projector, server.url, "", "?step=10&present=1")  # a chart
     projector.locator(f"{MAIN} .main-svg text").first.wait_for(timeout=PAGE_TIMEOUT_MS)
