@@ -2,13 +2,13 @@
 
 A student's browser runs on the student's own device; only the server's work grows with the class. So most
 students here are protocol-level clients (harness/streamlit_client.py): a WebSocket each, in one asyncio loop
-of this process, sending what a browser sends (the drawing pad's real value, harness/drawing_payloads.py)
+of this process, sending what a browser sends (the canvas's real value, harness/drawing_payloads.py)
 and reading what the server answers. A few (--browsers, default 1) are real Chromium sessions, to measure
 what a person sees painted. A fresh `streamlit run dashboard/app.py` is started (a saved Lecture model in a
 temporary MNIST_MODELS_DIR), or --url drives a running server (--server-pid watches it when it is local).
 
 Roles:
-  drawing   Draw page: Clear, draw a digit, pen up -> `Prediction`; the guess must be the digit drawn;
+  drawing   Draw page: clear the canvas, draw a digit, pen up -> `Prediction`; the guess must be the digit drawn;
             --think seconds to draw the next. Protocol: pen up (the value sent) -> the Prediction's message
             arrives, the server's part. Chromium: pen up -> the Prediction painted (bench/draw_latency.py).
   browsing  moves between the pages through the sidebar, --think seconds on each: click -> its run ended.
@@ -155,27 +155,36 @@ async def pause(leave: asyncio.Event, seconds: float) -> None:
         pass
 
 
-async def draw_digit(student: StreamlitSession, digit: str, shape) -> tuple[float, str]:
-    """Clear, then draw ``shape`` on the Draw page's surface; (ms from pen up to the Prediction's arrival, guess).
-
-    Pen up is the moment the surface's value is sent; the answer is the message that carries the
-    Prediction metric. The run goes on to the explanations; this waits for its end, as a student who reads them.
-    """
-    await student.click("Clear")
+def drawing_surface(student: StreamlitSession):
+    """The Draw page's canvas as the student last received it: (its element, the fragment that drew it)."""
     surfaces = [shown for shown in student.find_all("bidi_component")
                 if shown.element.bidi_component.component_name in BUILDERS]
     if not surfaces:
         raise SessionError(f"no drawing surface on the Draw page (known: {', '.join(BUILDERS)})")
-    surface = surfaces[-1].element.bidi_component
+    return surfaces[-1].element.bidi_component, surfaces[-1].fragment_id
+
+
+async def draw_digit(student: StreamlitSession, digit: str, shape) -> tuple[float, str]:
+    """Clear the canvas (its toolbar's Reset: a state with no strokes), then draw ``shape`` on it; (ms from pen up
+    to the Prediction's arrival, guess).
+
+    Pen up is the moment the canvas's value is sent; the answer is the message that carries the
+    Prediction metric. The run goes on to the explanations; this waits for its end, as a student who reads them.
+    """
+    surface, fragment_id = drawing_surface(student)
     data = json.loads(surface.json or surface.mixed.json)
+    cleared = await student.send_widget(
+        WidgetState(id=surface.id, json_value=drawing_value(surface.component_name, data, [])), fragment_id)
+    await student.wait_finished(cleared, fragment_id, STEP_TIMEOUT_S)
+    surface, fragment_id = drawing_surface(student)
     size, _pen = surface_size(surface.component_name, data)
     value = drawing_value(surface.component_name, data, [stroke_points(shape, size)])
     sent = time.perf_counter()
-    mark = await student.send_widget(WidgetState(id=surface.id, json_value=value), surfaces[-1].fragment_id)
+    mark = await student.send_widget(WidgetState(id=surface.id, json_value=value), fragment_id)
     answer = await student.wait_for(
         lambda: next((shown for shown in student.find_all("metric", "Prediction") if shown.sequence > mark), None),
         STEP_TIMEOUT_S, what="the Prediction")
-    await student.wait_finished(mark, surfaces[-1].fragment_id, STEP_TIMEOUT_S)
+    await student.wait_finished(mark, fragment_id, STEP_TIMEOUT_S)
     return (answer.received - sent) * 1000, answer.element.metric.body
 
 

@@ -1,16 +1,14 @@
-"""What a drawing surface sends the server when the pen lifts: the component's state, built from pen strokes.
+"""What the Draw page's canvas sends the server when the pen lifts: the component's state, built from pen strokes.
 
 A student that speaks Streamlit's protocol (bench/classroom.py) draws by sending the value the Draw page's
 component would send from a real browser: the component's whole state as JSON (``WidgetState.json_value``
-under the component's element id). Which surface the page shows is read from the element's
-``component_name``, so the same student drives either:
-
-- ``mnist_classroom.drawing_pad`` (dashboard/drawing_pad.py): ``{"strokes": [{"width", "points": [x0, y0, ...]}]}``;
-- ``streamlit-drawable-canvas.streamlit_drawable_canvas`` 0.13 (Fabric.js 7.4 inside):
-  ``{"drawing": {"raw": <the canvas as Fabric JSON>, "data": null}}`` with ``return_image_data=False``, one
-  Fabric ``Path`` per stroke, built here as Fabric's PencilBrush builds it (its point thinning, its smoothed
-  quadratic path, its bounding box). tests/test_drawing_payloads.py checks the result against what the
-  real canvas sent from Chromium for the same mouse strokes, byte for byte.
+under the component's element id), found by the element's ``component_name``:
+``streamlit-drawable-canvas.streamlit_drawable_canvas`` 0.13 (Fabric.js 7.4 inside):
+``{"drawing": {"raw": <the canvas as Fabric JSON>, "data": null}}`` with ``return_image_data=False``, one
+Fabric ``Path`` per stroke, built here as Fabric's PencilBrush builds it (its point thinning, its smoothed
+quadratic path, its bounding box). tests/test_drawing_payloads.py checks the result against what the
+real canvas sent from Chromium for the same mouse strokes, byte for byte. No strokes: the canvas after its
+toolbar's Reset, with no objects.
 
 A stroke is a list of (x, y) points in canvas pixels, as the pointer went.
 """
@@ -24,7 +22,6 @@ from typing import Callable
 Point = tuple[float, float]
 Stroke = list[Point]
 
-PAD = "mnist_classroom.drawing_pad"
 CANVAS = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 FABRIC_VERSION = "7.4.0"  # the Fabric.js inside streamlit-drawable-canvas 0.13.0; every object carries it
 FABRIC_DIGITS = 4  # Fabric's NUM_FRACTION_DIGITS: position and size are rounded to it, path points are not
@@ -35,33 +32,27 @@ CANVAS_LOCKS = ("lockMovementX", "lockMovementY", "lockRotation", "lockScalingX"
 
 
 def surface_size(component_name: str, data: dict) -> tuple[int, int]:
-    """(canvas side in pixels, pen width) of a drawing surface, from the data the page gave it."""
-    if component_name == PAD:
-        return int(data["size"]), int(data["pen_width"])
-    if component_name == CANVAS:
-        return int(data["canvasWidth"]), int(data["strokeWidth"])
-    raise ValueError(f"component_name {component_name!r} is no drawing surface this student knows "
-                     f"(known: {', '.join(BUILDERS)})")
+    """(canvas side in pixels, pen width) of the canvas, from the data the page gave it."""
+    _check_known(component_name)
+    return int(data["canvasWidth"]), int(data["strokeWidth"])
 
 
 def drawing_value(component_name: str, data: dict, strokes: list[Stroke]) -> str:
-    """The JSON state the component ``component_name`` sends once ``strokes`` are drawn on a fresh surface.
+    """The JSON state the component ``component_name`` sends once ``strokes`` are drawn on a fresh canvas; no
+    strokes: the state its toolbar's Reset sends.
 
     data : what the page passed the component (its ``BidiComponent`` data, decoded), for the pen and colours.
     """
-    if component_name not in BUILDERS:
-        raise ValueError(f"component_name {component_name!r} is no drawing surface this student knows "
-                         f"(known: {', '.join(BUILDERS)})")
-    if not strokes or any(len(stroke) < 2 for stroke in strokes):
-        raise ValueError(f"strokes must be one or more strokes of at least 2 points each, got {strokes!r}")
+    _check_known(component_name)
+    if any(len(stroke) < 2 for stroke in strokes):
+        raise ValueError(f"each stroke needs at least 2 points, got {strokes!r}")
     return json.dumps(BUILDERS[component_name](data, strokes), separators=(",", ":"))
 
 
-def _pad_state(data: dict, strokes: list[Stroke]) -> dict:
-    """dashboard/drawing_pad.py's state: each stroke's points to a tenth of a pixel, as its JavaScript rounds them."""
-    width = int(data["pen_width"])
-    return {"strokes": [{"width": width, "points": [round(value, 1) for point in stroke for value in point]}
-                        for stroke in strokes]}
+def _check_known(component_name: str) -> None:
+    if component_name not in BUILDERS:
+        raise ValueError(f"component_name {component_name!r} is no drawing surface this student knows "
+                         f"(known: {', '.join(BUILDERS)})")
 
 
 def _canvas_state(data: dict, strokes: list[Stroke]) -> dict:
@@ -182,4 +173,4 @@ def _js_number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
-BUILDERS: dict[str, Callable[[dict, list[Stroke]], dict]] = {PAD: _pad_state, CANVAS: _canvas_state}
+BUILDERS: dict[str, Callable[[dict, list[Stroke]], dict]] = {CANVAS: _canvas_state}

@@ -25,7 +25,7 @@ runtime/app_session.py) and its front end's bundle:
     async with StreamlitSession(base_url) as student:
         seconds = await student.open()             # the default page, run to its end
         await student.go_to("Draw")
-        await student.click("Clear")
+        await student.click("Train the Lecture preset")
 """
 
 from __future__ import annotations

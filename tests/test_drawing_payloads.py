@@ -1,5 +1,5 @@
 """The value a protocol-level student sends for a drawing (harness/drawing_payloads.py) is the one the real surface
-sends: checked against streamlit-drawable-canvas 0.13 as captured from Chromium, and against the app's own pad."""
+sends: checked against streamlit-drawable-canvas 0.13 as captured from Chromium, and read back by the server."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from core.drawing.strokes import rasterize_strokes
-from harness.drawing_payloads import CANVAS, PAD, drawing_value, surface_size
+from core.drawing.strokes import canvas_json_strokes, canvas_json_to_mnist
+from harness.drawing_payloads import CANVAS, drawing_value, surface_size
 from helpers.paths import ROOT
 
 CAPTURE = json.loads((ROOT / "tests" / "data" / "drawable_canvas_strokes.json").read_text())
@@ -36,14 +36,15 @@ def test_the_canvas_value_is_byte_for_byte_what_streamlit_drawable_canvas_sent_f
 
 def test_the_surface_size_and_pen_come_from_what_the_page_gave_the_component():
     assert surface_size(CANVAS, CAPTURE["component_data"]) == (280, 18)
-    assert surface_size(PAD, {"size": 280, "pen_width": 18}) == (280, 18)
 
 
-def test_the_pad_value_is_strokes_the_server_draws_back_into_the_digit():
-    value = json.loads(drawing_value(PAD, {"size": 280, "pen_width": 18}, [[(140, 40), (140.04, 240)]]))
-    assert value == {"strokes": [{"width": 18, "points": [140, 40, 140.0, 240]}]}
-    pixels = rasterize_strokes(value["strokes"])  # what dashboard/prediction_panel.py reads
-    assert pixels[140, 140] > 0 and pixels[140, 20] == 0
+def test_the_canvas_value_is_read_back_by_the_server_and_a_reset_is_a_blank_canvas():
+    data = CAPTURE["component_data"]
+    drawing = json.loads(drawing_value(CANVAS, data, [[(140, 40), (140, 140), (140.04, 240)]]))["drawing"]
+    (stroke,) = canvas_json_strokes(drawing["raw"])  # what dashboard/prediction_panel.py reads
+    assert stroke["width"] == 18 and min(stroke["points"][1::2]) < 45 and max(stroke["points"][1::2]) > 235
+    cleared = json.loads(drawing_value(CANVAS, data, []))["drawing"]
+    assert cleared["raw"]["objects"] == [] and canvas_json_to_mnist(cleared["raw"]) is None
 
 
 def test_a_surface_the_student_does_not_know_is_refused_with_its_name():
@@ -53,4 +54,4 @@ def test_a_surface_the_student_does_not_know_is_refused_with_its_name():
 
 def test_a_stroke_of_one_point_is_refused_with_the_strokes():
     with pytest.raises(ValueError, match="at least 2 points"):
-        drawing_value(PAD, {"size": 280, "pen_width": 18}, [[(5, 5)]])
+        drawing_value(CANVAS, CAPTURE["component_data"], [[(5, 5)]])
