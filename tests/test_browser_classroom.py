@@ -135,6 +135,7 @@ def test_the_join_qr_code_is_an_image_the_browser_shows(server, new_page):
     page.get_by_text("or scan:").wait_for(timeout=PAGE_TIMEOUT_MS)
     wait_until_idle(page)
     code = page.locator(f'{MAIN} img[alt^="QR code of http://"]')
+    code.first.wait_for(timeout=PAGE_TIMEOUT_MS)  # drawn in the expander after its text
     assert code.count() == 1, "no QR code under 'or scan:'"
     code.scroll_into_view_if_needed()
     width, height, shown = code.evaluate(
@@ -266,6 +267,8 @@ def test_a_refused_action_names_every_broken_rule_beside_its_control(server, new
     refusal.wait_for(timeout=PAGE_TIMEOUT_MS)
     # Right under the button the student pressed, and in view: not at the top of the page.
     assert 0 <= refusal.bounding_box()["y"] - delete.bounding_box()["y"] <= 250
+    # In view without scrolling, once the page around it has settled (the leaderboard above redraws itself).
+    refusal.element_handle().wait_for_element_state("stable", timeout=PAGE_TIMEOUT_MS)
     assert refusal.evaluate("alert => { const box = alert.getBoundingClientRect(); "
                             "return box.top >= 0 && box.bottom <= window.innerHeight; }")
 

@@ -3,6 +3,8 @@ script run has finished. The server and Chromium themselves come from harness/li
 
 from __future__ import annotations
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 MAIN = '[data-testid="stMain"]'
 PAGE_TIMEOUT_MS = 60_000  # a generous bound for a cold page on a busy 2-core machine, never a target
 
@@ -39,10 +41,18 @@ def assert_no_error(page) -> None:
     assert "Traceback" not in text and "Page not found" not in text
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the select box labelled ``label`` and wait for the rerun it starts."""
-    page.locator(MAIN).get_by_role("combobox", name=label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+def choose(page, label: str, option: str, tries: int = 3) -> None:
+    """Pick ``option`` in the select box labelled ``label`` and wait for the rerun it starts. A part of the page that
+    redraws itself on a timer (the Models page's leaderboard) can close an open list: then it is opened again."""
+    for attempt in range(tries):
+        page.locator(MAIN).get_by_role("combobox", name=label, exact=True).click()
+        choice = page.get_by_role("option", name=option, exact=True)
+        try:
+            choice.wait_for(timeout=PAGE_TIMEOUT_MS // 6 if attempt < tries - 1 else PAGE_TIMEOUT_MS)
+            choice.click()
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
     wait_until_idle(page)
 
 
