@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import math
 import multiprocessing
@@ -149,10 +150,8 @@ def active_model(texts: list[str]) -> str | None:
 
 async def pause(leave: asyncio.Event, seconds: float) -> None:
     """A person's pause (drawing the next digit, reading a page), cut short when the student must leave."""
-    try:
+    with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(leave.wait(), seconds)
-    except asyncio.TimeoutError:
-        pass
 
 
 def drawing_surface(student: StreamlitSession):
@@ -389,14 +388,12 @@ class Monitor(threading.Thread):
             sample = {"t": time.perf_counter(), "server_mb": None, "children": {}, "threads": None}
             server_tree = []
             if self.server is not None:
-                try:
+                with contextlib.suppress(psutil.Error):  # a process that ended meanwhile: this sample goes without it
                     server_tree = [self.server, *self.server.children(recursive=True)]
                     sample["server_mb"] = self.server.memory_info().rss / 2 ** 20
                     sample["threads"] = self.server.num_threads()
                     for child in server_tree[1:]:
                         sample["children"][child.pid] = (child_label(child), child.memory_info().rss / 2 ** 20)
-                except psutil.Error:
-                    pass
             server_pids = {process.pid for process in server_tree}
             client = [me, *(process for process in me.children(recursive=True) if process.pid not in server_pids)]
             with self.lock:
