@@ -19,6 +19,7 @@ from core.evaluation.evaluate import evaluate
 from core.model.config import ACTIVATIONS, OPTIMIZERS, PRESETS, TrainConfig, describe, parse_units, preset
 from core.model.predict import predict_proba
 from core.model.store import ModelStore, StoreError
+from core.tensorflow_import import import_tensorflow
 from core.training.estimate import format_estimate
 from core.training.export_code import model_script
 from core.training.loop import TrainingDiverged, train
@@ -261,7 +262,7 @@ def _import_tensorflow_quietly() -> None:
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
+            import_tensorflow()
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -24,9 +24,9 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable
 
-from core.training.child_process import CHILD_NICENESS
+from core.tensorflow_import import import_tensorflow
+from core.training.child_process import at_low_priority
 
 HERE = Path(__file__).resolve().parent
 # The scripts a browser's first visit runs: the router, then the default page.
@@ -48,7 +48,7 @@ _first_page_served = threading.Event()
 # too; two threads importing such a web of modules at once can each wait for the other, and Python then hands
 # one of them a half-imported module (importlib's deadlock avoidance).
 _importing = threading.Lock()
-_low_priority_threads: set[int] = set()  # the native ids of the preparing's threads at CHILD_NICENESS
+_low_priority_threads: set[int] = set()  # the native ids of the preparing's threads (at_low_priority)
 
 
 def first_page_modules(scripts=FIRST_PAGE_SCRIPTS) -> list[str]:
@@ -116,13 +116,13 @@ def prepare_for_the_class() -> None:
 
         server_scheduler().prepare_worker()  # a child process, already at CHILD_NICENESS
         with _importing:
-            _at_low_priority(lambda: importlib.import_module("tensorflow"))
+            at_low_priority(import_tensorflow, running=_low_priority_threads)
         # TensorFlow makes its thread pools with its first operation, and threads inherit their maker's priority:
         # made here, at the server's own, so that later drawings and evaluations are not held back.
         import tensorflow as tf
 
         tf.add(tf.constant(1.0), 1.0)
-        _at_low_priority(_first_networks)
+        at_low_priority(_first_networks, running=_low_priority_threads)
     except Exception:  # noqa: BLE001 - the class's pages prepare what they need themselves
         logger.warning("The server could not prepare TensorFlow ahead of the class", exc_info=True)
 
@@ -135,29 +135,6 @@ def _first_networks() -> None:
 
     warm_up_tensorflow()
     fresh_network()
-
-
-def _at_low_priority(work: Callable[[], object]) -> None:
-    """Run ``work`` on a thread of its own at CHILD_NICENESS (Linux sets a thread's priority on its own) and wait
-    for it; re-raise what it raised."""
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        with contextlib.suppress(OSError, AttributeError):  # no per-thread priority here: run at the server's
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHILD_NICENESS)
-        _low_priority_threads.add(threading.get_native_id())
-        try:
-            work()
-        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
-            failed.append(error)
-        finally:
-            _low_priority_threads.discard(threading.get_native_id())
-
-    thread = threading.Thread(target=run, name="mnist-prepare-low-priority", daemon=True)
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
 
 
 def _prepare_after_the_first_page() -> None:

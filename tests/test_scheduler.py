@@ -19,6 +19,7 @@ import pytest
 from core.classroom.class_set import ClassDigits
 from core.model.config import describe, preset
 from core.model.store import ModelStore
+from core.training.child_process import CHILD_NICENESS, at_low_priority
 from core.training.progress import RunState
 from core.training.scheduler import (
     MAX_TRAINING_VARIABLE,
@@ -31,6 +32,7 @@ from core.training.scheduler import (
 )
 from helpers.apptest import DEADLINE_SECONDS, wait_for
 from helpers.digits import make_digits, make_tiny_data
+from helpers.priority import thread_priorities
 
 SHORT = preset("lecture").replace(epochs=2)  # 18 steps on the tiny digits
 # 1.5 million steps on 3,000 digits, about 10 minutes at the 2,500 steps/s measured on a busy
@@ -285,8 +287,32 @@ def test_a_prepared_worker_gets_ready_before_any_run_and_the_first_run_takes_it(
         scheduler.prepare_worker()  # one is running: no second
         job = ScheduledJob(SHORT, scheduler=scheduler).start()
         trained_by = wait_for(job, lambda progress: progress.step > 0, "the first step").step and job.worker_pid
+        # It got ready at idle priority, but trains on TensorFlow's pools at the children's priority.
+        pools = [thread for thread in thread_priorities(trained_by) if thread.name == "tf_Compute"]
+        assert pools and all(thread.policy == os.SCHED_OTHER and thread.nice == CHILD_NICENESS for thread in pools)
         assert trained_by is not None and len(scheduler.runs()) == 1
         wait_for(job)
         assert scheduler.cold_start_seconds() == 0.0 and scheduler.runs() == []
     finally:
         scheduler.shutdown()
+
+
+def test_work_at_low_priority_runs_on_its_own_thread_at_the_childrens_niceness_or_idle_and_raises_its_error():
+    seen, running = [], set()
+
+    def record() -> None:
+        thread = threading.get_native_id()
+        seen.append((thread, os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, thread), thread in running))
+
+    at_low_priority(record, running=running)
+    at_low_priority(record, idle=True)
+    (first, policy, nice, listed), (second, idle_policy, _, _) = seen
+    assert threading.get_native_id() not in (first, second) and running == set()
+    assert (policy, nice, listed) == (os.SCHED_OTHER, CHILD_NICENESS, True) and idle_policy == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the caller's own thread is left as it was
+
+    def fail() -> None:
+        raise KeyError("the work's own error")
+
+    with pytest.raises(KeyError, match="the work's own error"):
+        at_low_priority(fail, idle=True)

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from core.data.mnist import IMAGE_SIDE, NUM_CLASSES
 from core.model.config import TrainConfig
+from core.tensorflow_import import import_tensorflow
 
 
 class NetworkSize(NamedTuple):
@@ -56,6 +57,7 @@ def build_model(config: TrainConfig):
     right answer and gives strong gradients for a confident wrong one.
     Probabilities are one softmax of the logits away (core.model.predict).
     """
+    import_tensorflow()  # with the cycle collector paused, the first time (core.tensorflow_import)
     import keras
     from keras import layers
 

@@ -30,6 +30,7 @@ from typing import Callable
 
 from core.model.config import TrainConfig, describe
 from core.model.predict import ModelIO, declare_io
+from core.tensorflow_import import import_tensorflow
 
 MODELS_DIR_VARIABLE = "MNIST_MODELS_DIR"
 META_ENTRY = "mnist_run.json"
@@ -263,6 +264,7 @@ class ModelStore:
 
     def load(self, name: str):
         """The Keras model saved as ``name`` (loaded in Keras' safe mode)."""
+        import_tensorflow()  # with the cycle collector paused, the first time (core.tensorflow_import)
         import keras
 
         path = self.path_of(name)

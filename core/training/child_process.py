@@ -19,14 +19,17 @@ however the parent ended (exit, crash, SIGKILL), and the child ends too: no orph
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Callable
 
 CHILD_NICENESS = 10  # lower CPU priority (os.nice) of every child: the server answers first
 # The folder that holds this package: a child imports the same code as its parent, even from a second checkout.
@@ -85,6 +88,44 @@ def run_child(target: str, incoming_fd: str, outgoing_fd: str) -> None:
     module, function = target.split(":")
     serve = getattr(importlib.import_module(module), function)
     serve(Connection(int(incoming_fd), writable=False), Connection(int(outgoing_fd), readable=False))
+
+
+def at_low_priority(work: Callable[[], object], idle: bool = False, running: set[int] | None = None) -> None:
+    """Run ``work`` on a thread of its own at CHILD_NICENESS, or with ``idle`` at Linux's SCHED_IDLE (a core only
+    when nothing else wants it); wait for it and re-raise what it raised. Linux sets a thread's priority on its
+    own, and the threads it makes inherit it. While it runs, the thread's native id is in ``running`` (to raise
+    its priority again: os.setpriority).
+
+    ``idle`` is for the work a child does before anyone waits for it, such as a training worker getting ready.
+    At CHILD_NICENESS (or even nice 19) a worker importing TensorFlow held the Draw page's answers back: the
+    server's part of a drawing's answer went from p95 50 ms to 72-77 ms while it got ready (bench/draw_latency.py,
+    kernel 6.18, 2-core AMD EPYC); at SCHED_IDLE, 53-55 ms. A thread leaves SCHED_IDLE only with CAP_SYS_NICE,
+    hence a thread that ends with the work. Not for work in the server itself: a thread there holds Python's
+    lock, and at SCHED_IDLE on a busy machine the pages would wait for it.
+    """
+    failed: list[BaseException] = []
+    running = set() if running is None else running
+
+    def run() -> None:
+        thread = threading.get_native_id()
+        with contextlib.suppress(AttributeError, OSError):  # no per-thread priority here: run at the maker's
+            if idle:
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: this thread
+            else:
+                os.setpriority(os.PRIO_PROCESS, thread, CHILD_NICENESS)
+        running.add(thread)
+        try:
+            work()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            failed.append(error)
+        finally:
+            running.discard(thread)
+
+    thread = threading.Thread(target=run, name="mnist-low-priority", daemon=True)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 def end_with_parent() -> None:

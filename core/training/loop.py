@@ -22,6 +22,7 @@ from core.evaluation.metrics import accuracy, evaluate_accuracy, train_accuracy_
 from core.model.config import TrainConfig
 from core.model.network import build_model
 from core.model.predict import predict_logits, softmax
+from core.tensorflow_import import import_tensorflow
 from core.training.augment import make_augmenter
 from core.training.progress import EpochRecord, Progress, RunState
 
@@ -162,7 +163,7 @@ def warm_up_tensorflow() -> None:
     """Import TensorFlow and run one tiny compiled step and one prediction. TensorFlow's first compiled function
     in a process costs about 2 s more than any later one (its runtime starts up): a process that will train
     or calibrate pays it here, once, before anyone waits for it."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     images, labels = np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)
     model, run_steps = compile_training(TrainConfig(hidden_units=(1,), batch_size=1), images, labels, total_steps=1)

@@ -44,8 +44,9 @@ from core.model.config import TrainConfig
 from core.model.store import ModelStore
 from core.per_server import one_per_server
 from core.settings import number_setting
+from core.tensorflow_import import import_tensorflow
 from core.training import ray_cluster
-from core.training.child_process import Child, end_with_parent, start_child
+from core.training.child_process import Child, at_low_priority, end_with_parent, start_child
 from core.training.job import train_and_save
 from core.training.loop import warm_up_tensorflow
 from core.training.progress import Progress, RunHandle, RunState
@@ -495,8 +496,7 @@ def serve_runs(tasks: Connection, results: Connection) -> None:
     threading.Thread(target=sender.beat, name="mnist-worker-heartbeat", daemon=True).start()
     if not ray_address():  # a relay to a Ray cluster trains nothing here
         with contextlib.suppress(Exception):  # a run that comes anyway says what is wrong
-            warm_up_tensorflow()
-            _server_digits(os.environ.get(MNIST_PATH_VARIABLE) or None)
+            _get_ready()
     sender.send((READY, 0, None))
     while True:
         try:
@@ -536,6 +536,18 @@ def serve_runs(tasks: Connection, results: Connection) -> None:
                        should_stop=lambda: _stop_requested(tasks, task.run_id), owner=task.owner)
         sender.run_id = 0
         _forget_run()
+
+
+def _get_ready() -> None:
+    """What a worker does before its first run, while nobody waits: import TensorFlow, read the server's digits and
+    run TensorFlow's first compiled function, all at idle priority (at_low_priority: the class's drawings go
+    first), except TensorFlow's first operation, which makes its thread pools: threads keep their maker's
+    priority, and the runs train on those pools at CHILD_NICENESS."""
+    at_low_priority(lambda: (import_tensorflow(), _server_digits(os.environ.get(MNIST_PATH_VARIABLE) or None)),
+                    idle=True)
+    tf = import_tensorflow()  # imported just above: only bound here
+    tf.add(tf.constant(1.0), 1.0)  # the thread pools, made by this thread at CHILD_NICENESS
+    at_low_priority(warm_up_tensorflow, idle=True)
 
 
 def _forget_run() -> None:
