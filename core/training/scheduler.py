@@ -476,17 +476,18 @@ class _Sender:
         self.run_id = 0  # the run being trained; 0 between runs
 
     def send(self, message: tuple) -> None:
-        with self._lock:
-            self._results.send(message)
+        """Send ``message`` to the server; if the server has gone (a broken pipe), end this worker."""
+        try:
+            with self._lock:
+                self._results.send(message)
+        except OSError:
+            end_with_parent()
 
     def beat(self) -> None:
         """Say the worker is alive every HEARTBEAT_SECONDS, for the server's watchdog; until the server goes."""
         while True:
             time.sleep(HEARTBEAT_SECONDS)
-            try:
-                self.send((self.run_id, 0, None))
-            except OSError:
-                end_with_parent()
+            self.send((self.run_id, 0, None))
 
 
 def serve_runs(tasks: Connection, results: Connection) -> None:
