@@ -16,6 +16,7 @@ server's 850 MB). This is what made bench/classroom.py's soak grow (issue 20).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import os
@@ -53,10 +54,8 @@ def measure(models_dir: str, step: str, count: int) -> tuple[float, float, int]:
 
     def settled() -> tuple[float, int, int]:
         gc.collect()
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc: free memory back, so only what is kept counts
-        except (OSError, AttributeError):
-            pass
+        with contextlib.suppress(OSError, AttributeError):  # glibc only: give free memory back, count what is kept
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
         return (psutil.Process().memory_info().rss / 2**20, len(gc.get_objects()),
                 len(context.context().list_function_names()))
 

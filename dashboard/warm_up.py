@@ -123,8 +123,7 @@ def prepare_for_the_class() -> None:
             at_low_priority(import_tensorflow, running=_low_priority_threads)
         # TensorFlow makes its thread pools with its first operation, and threads inherit their maker's priority:
         # made here, at the server's own, so that later drawings and evaluations are not held back.
-        import tensorflow as tf
-
+        tf = import_tensorflow()  # imported just above: only bound here
         tf.add(tf.constant(1.0), 1.0)
         at_low_priority(_first_networks, running=_low_priority_threads)
         at_low_priority(first_figures, running=_low_priority_threads)
