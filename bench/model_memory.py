@@ -65,7 +65,8 @@ def measure(models_dir: str, step: str, count: int) -> tuple[float, float, int]:
     for _ in range(count):
         one_model()
     rss_after, objects_after, functions_after = settled()
-    return (rss_after - rss_before) / count, (objects_after - objects_before) / count, functions_after - functions_before
+    kept_mb, kept_objects = (rss_after - rss_before) / count, (objects_after - objects_before) / count
+    return kept_mb, kept_objects, functions_after - functions_before
 
 
 def main() -> int:
