@@ -26,6 +26,7 @@ import tempfile
 
 import numpy as np
 import psutil
+from draw_latency import train_model  # bench/ is this script's folder
 
 TARGET_MB_PER_MODEL = 0.25
 WARM_UP_MODELS = 5  # loaded first, uncounted: the first models load code and caches once per process
@@ -84,12 +85,7 @@ def main() -> int:
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.TemporaryDirectory() as models_dir:
-        command = [sys.executable, "-m", "core", "train", "--preset", "lecture", "--epochs", "1", "--save", "lecture",
-                   "--models-dir", models_dir, *(["--data", args.data] if args.data else [])]
-        trained = subprocess.run(command, cwd=root, capture_output=True, text=True)
-        if trained.returncode:
-            print(f"training the model failed: {trained.stderr.strip()[-500:]}")
-            return 1
+        print(f"model: {train_model(models_dir, args.data, epochs=1)}")
         figures = {}
         for step in STEPS:  # each in a fresh process: nothing one step kept is counted in the next
             child = subprocess.run([sys.executable, __file__, "--step", step, "--models", str(args.models),
