@@ -3,12 +3,13 @@
 A class's server loads model after model (each student's run, Evaluate, the Draw page) and lets each go again
 when its caches drop it. This loads one saved Lecture model --models times, as a new model each time, and does
 with each what the Draw page does with a student's model (a guess, then saliency and the hidden layers), then
-lets it go and collects. It prints what stays per model: the process's RSS (after glibc's malloc_trim, so free
-memory is not counted), Python objects, and functions in TensorFlow's eager context, for the load alone, with
-the guess, and with the explanations, each in a fresh process.
+lets it go and collects. It prints what stays per model: the process's RSS (with the server's settings of glibc's
+malloc and after a trim, so free memory is not counted: core.native_memory), Python objects, and functions in
+TensorFlow's eager context, for the load alone, with the guess, and with the explanations, each in a fresh process.
 
 Target: at most 0.25 MB kept per model with the explanations (a lesson's 250 models: about 60 MB, 7% of a
-server's 850 MB). This is what made bench/classroom.py's soak grow (issue 20).
+server's 850 MB). Part of what made bench/classroom.py's soak grow (issue 20); most of the rest was freed memory
+glibc kept (core.native_memory).
 
     MNIST_PATH=../shared/data/mnist_data.npz python bench/model_memory.py [--models 40]
 """
@@ -16,8 +17,6 @@ server's 850 MB). This is what made bench/classroom.py's soak grow (issue 20).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import gc
 import os
 import subprocess
@@ -40,6 +39,9 @@ def measure(models_dir: str, step: str, count: int) -> tuple[float, float, int]:
     from core.evaluation.explain import activations, saliency
     from core.model.predict import predict_proba
     from core.model.store import ModelStore
+    from core.native_memory import return_large_blocks, trim
+
+    return_large_blocks()  # as the server does (dashboard/warm_up.py)
 
     store = ModelStore(models_dir)
     digit = np.zeros((28, 28), np.float32)  # (28, 28): a plain "1"
@@ -55,8 +57,7 @@ def measure(models_dir: str, step: str, count: int) -> tuple[float, float, int]:
 
     def settled() -> tuple[float, int, int]:
         gc.collect()
-        with contextlib.suppress(OSError, AttributeError):  # glibc only: give free memory back, count what is kept
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        trim()  # give free memory back (glibc only), as the server does every 30 s: count what is kept
         return (psutil.Process().memory_info().rss / 2**20, len(gc.get_objects()),
                 len(context.context().list_function_names()))
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import plotly.io
 
+from core.native_memory import return_large_blocks, trim_periodically
 from core.tensorflow_import import import_tensorflow
 from core.training.child_process import at_low_priority
 from dashboard import figures
@@ -161,7 +162,10 @@ def _prepare_after_the_first_page() -> None:
 @contextlib.asynccontextmanager
 async def lifespan(app):
     """st.App's lifespan: warm up before the server takes its first request; prepare for the class once the
-    first page has been served."""
+    first page has been served. First of all, what the server frees goes back to the system from now on
+    (core.native_memory): a server that runs for a lesson does not keep every evaluation's memory."""
+    return_large_blocks()
+    trim_periodically()
     warm_up()
     threading.Thread(target=_prepare_after_the_first_page, name="mnist-prepare", daemon=True).start()
     yield

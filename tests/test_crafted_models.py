@@ -48,6 +48,7 @@ def crafted(folder, result) -> dict[str, str]:
     write_meta(folder, "many-parameters", json.dumps({**meta, "parameters": 1e300}))
     write_meta(folder, "text-losses", json.dumps({**meta, "batch_losses": ["low", "lower"]}))
     write_meta(folder, "ragged-losses", json.dumps({**meta, "batch_losses": [[2.3, 1.1], 0.5]}))
+    write_meta(folder, "huge-losses", json.dumps({**meta, "batch_losses": [2.3, 1e300]}))  # no 4-byte float
     write_meta(folder, "odd-epochs", json.dumps({**meta, "epoch_history": [{"epoch": "one"}]}))
     write_meta(folder, "no-date", json.dumps({**meta, "created": "yesterday"}))
     write_meta(folder, "owner-a-list", json.dumps({**meta, "owner": ["Ada", "Alan"]}))
@@ -60,6 +61,7 @@ def crafted(folder, result) -> dict[str, str]:
         "config-a-string.keras": "damaged", "version-zero.keras": "older than any", "bomb.keras": "would inflate",
         "many-parameters.keras": "not a whole number from 0 to 10,000,000,000",
         "text-losses.keras": "'low' is not a finite number", "ragged-losses.keras": "[2.3, 1.1] is not a finite number",
+        "huge-losses.keras": "too large for a 4-byte float",
         "odd-epochs.keras": "not a record of", "no-date.keras": "Invalid isoformat string",
         "owner-a-list.keras": "owner is a list, not a str",
     }

@@ -51,6 +51,7 @@ def test_save_info_load_round_trip(store, result):
     assert info.test_accuracy == result.test_accuracy and info.train_accuracy == result.train_accuracy
     assert info.training_seconds == pytest.approx(result.wall_seconds)
     assert info.batch_losses == pytest.approx(result.batch_losses, abs=1e-5)
+    assert info.batch_losses.itemsize == 4  # every listing holds every model's losses: 4 bytes each, not 32
     assert [record["epoch"] for record in info.epoch_history] == [1]
     assert info.epoch_history[0]["train_loss"] == pytest.approx(result.epoch_history[0].train_loss)
     assert info.parameters == 50_890

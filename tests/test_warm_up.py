@@ -3,6 +3,7 @@ and that ``streamlit run dashboard/app.py`` runs it before the first browser con
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -76,3 +77,18 @@ def test_streamlit_run_warms_the_server_up_before_any_browser_connects(server_ma
 def test_the_first_figures_are_made_ahead_of_the_class_with_the_pages_own_figure_functions():
     warm_up.first_figures()  # a figure function whose arguments changed would raise here, not in a log line
     assert "plotly.graph_objs._heatmap" in sys.modules  # what Evaluate's first view had paid 150 ms to import
+
+
+def test_the_server_returns_freed_memory_to_the_system_before_it_warms_up(monkeypatch):
+    calls = []
+    monkeypatch.setattr(warm_up, "return_large_blocks", lambda: calls.append("return_large_blocks") or True)
+    monkeypatch.setattr(warm_up, "trim_periodically", lambda: calls.append("trim_periodically") or True)
+    monkeypatch.setattr(warm_up, "warm_up", lambda: calls.append("warm_up"))
+    monkeypatch.setattr(warm_up, "_prepare_after_the_first_page", lambda: None)
+
+    async def serve():
+        async with warm_up.lifespan(app=None):
+            calls.append("serving")
+
+    asyncio.run(serve())
+    assert calls == ["return_large_blocks", "trim_periodically", "warm_up", "serving"]
