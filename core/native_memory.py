@@ -22,6 +22,7 @@ and explaining 60 models one after another kept 0.54 MB a model with the thresho
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 import threading
 import time
@@ -33,6 +34,7 @@ TRIM_SECONDS = 30.0
 TRIM_THREAD = "mnist-memory-trim"
 
 
+@functools.cache  # looked up once per process, not at every trim
 def _glibc():
     """The process's C library if it has glibc's mallopt and malloc_trim, else None."""
     if not sys.platform.startswith("linux"):
