@@ -262,12 +262,15 @@ def test_a_refused_action_names_every_broken_rule_beside_its_control(server, new
     student.get_by_text("Yes, delete teacher-net").click()
     wait_until_idle(student)
     delete = student.get_by_role("button", name="Delete", exact=True)
+    # The button at the very bottom of the screen, as a student scrolls to it: the refusal is drawn below the fold.
+    delete.evaluate("button => button.scrollIntoView({block: 'end'})")
     delete.click()
     refusal = student.locator(f'{MAIN} [data-testid="stAlert"]').filter(has_text="only the teacher can delete it")
     refusal.wait_for(timeout=PAGE_TIMEOUT_MS)
     # Right under the button the student pressed, and in view: not at the top of the page.
     assert 0 <= refusal.bounding_box()["y"] - delete.bounding_box()["y"] <= 250
-    # In view without scrolling, once the page around it has settled (the leaderboard above redraws itself).
+    # Brought into view (dashboard.action_message), once the page around it has settled (the leaderboard above
+    # redraws itself).
     refusal.element_handle().wait_for_element_state("stable", timeout=PAGE_TIMEOUT_MS)
     assert refusal.evaluate("alert => { const box = alert.getBoundingClientRect(); "
                             "return box.top >= 0 && box.bottom <= window.innerHeight; }")

@@ -4,11 +4,10 @@ import numpy as np
 import streamlit as st
 
 from core.data.mnist import one_hot
-from dashboard import caches, session
+from dashboard import action_message, caches, session
 from dashboard.html_blocks import bar_chart_html, code_html, gallery_html, pixel_table_html
 from dashboard.plain_text import escape
 
-UPLOAD_ERROR = "digits_upload_error"
 UPLOAD_ROUND = "digits_upload_round"  # part of the uploader's key: each upload starts from an empty uploader
 
 
@@ -20,13 +19,17 @@ def shuffle(seed):
 def uploaded(key):
     files = st.session_state[key]
     if files:
-        st.session_state[UPLOAD_ERROR] = session.use_upload(files)
+        error = session.use_upload(files)
+        if error:
+            action_message.report("upload", "error", f"{error} The digits in use have not changed.")
+        else:
+            action_message.clear("upload")
         st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1
 
 
 def back_to_default():
     session.forget_upload()
-    st.session_state.pop(UPLOAD_ERROR, None)
+    action_message.clear("upload")
 
 
 def main() -> None:
@@ -85,8 +88,7 @@ def main() -> None:
     upload_key = f"digits_upload_{st.session_state.get(UPLOAD_ROUND, 0)}"
     st.file_uploader("Upload an MNIST .npz file, or the four IDX files (.gz is fine) together",
                      accept_multiple_files=True, key=upload_key, on_change=uploaded, args=(upload_key,))
-    if st.session_state.get(UPLOAD_ERROR):
-        st.error(f"{escape(st.session_state[UPLOAD_ERROR])} The digits in use have not changed.")
+    action_message.show("upload", keep=True)
     if session.has_upload():
         st.button("Back to the default digits", on_click=back_to_default)
 

@@ -22,7 +22,7 @@ from core.model.config import describe, preset, preset_name, random_seed
 from core.model.predict import predict_logits, predict_proba, softmax
 from core.model.store import ModelInfo, StoreError
 from core.training.progress import RunState
-from dashboard import caches, figures, session, training_view
+from dashboard import action_message, caches, figures, session, training_view
 from dashboard.html_blocks import bar_chart_html, code_html, gallery_html, pixel_table_html, png_data_uri
 from dashboard.large_type import LARGE_TYPE_CSS
 from dashboard.plain_text import escape
@@ -34,7 +34,6 @@ PRESENTING = "lecture_presenting"  # True while the type is enlarged; kept from 
 PRESENTING_PARAMETER = "presenting"  # ?presenting=1 in the address bar: kept on a reload
 MEMORIZE_ROUNDS = "lecture_memorize_rounds"  # how many times step 11's cell ran: 200 steps each
 RESEED = "lecture_reseed"  # seed of the network re-initialized in the re-initialize step
-START_ERROR = "lecture_start_error"  # why the 5-epoch run could not start
 WAIT_SECONDS = 0.5  # how often the steps after the training look whether this session's run has saved its model
 MEMO = "lecture_memo"  # results of the TensorFlow steps, so Previous/Next come back to them at once
 SWEEP = (0.1, 0.5, 0.9, 0.99, 0.999, 1.0)  # how sure of the right digit, in the loss table
@@ -343,12 +342,12 @@ def reinitialize(data: MnistData) -> None:
 
 
 def start_lecture_run() -> None:
-    st.session_state.pop(START_ERROR, None)
+    action_message.clear("lecture_start")
     if not session.training_running():
         try:
             session.start_training(preset("lecture").replace(seed=random_seed()))  # each student's run its own
         except ValueError as error:  # the teacher's class rules, or the server's MNIST_MAX_TRAINING
-            st.session_state[START_ERROR] = f"Training cannot start: {error}."
+            action_message.report("lecture_start", "error", f"Training cannot start: {error}.")
 
 
 def train(data: MnistData) -> None:
@@ -364,8 +363,7 @@ def train(data: MnistData) -> None:
     with st.container(horizontal=True, vertical_alignment="center"):  # each its own width: never cut to "Tr.."
         st.button(f"Train for {config.epochs} epochs", type="primary", on_click=start_lecture_run, disabled=running)
         st.page_link("views/train.py", label="The same run on the Train page", icon=":material/model_training:")
-    if st.session_state.get(START_ERROR):
-        st.error(escape(st.session_state[START_ERROR]))
+    action_message.show("lecture_start", keep=True)
     job = session.job()
     if job is not None and preset_name(job.config) != "lecture":
         st.caption(f"This session's run was started on the Train page: {describe(job.config)}.")

@@ -20,13 +20,12 @@ from core.evaluation.explain import first_layer_weights
 from core.evaluation.metrics import drawn_accuracy
 from core.model.config import LIMITS, PRESETS, describe_network, describe_training
 from core.model.store import ModelStore, StoreError
-from dashboard import caches, figures, session
+from dashboard import action_message, caches, figures, session
 from dashboard.code_panel import code_panel
 from dashboard.explain_blocks import weights_grid_html
 from dashboard.loss_curve import LossCurve, smoothing_for
 from dashboard.plain_text import escape
 
-MESSAGE = "models_message"  # (where, kind, text) left by the last action: shown next to its controls (message_here)
 WEIGHT_COLUMNS = 16  # the lecture's 64 hidden units in 4 rows
 # How often the leaderboard re-reads the models folder while the page is open: a finished run shows up
 # within 10 s, and a re-read that finds no file changed costs one directory listing (caches.saved_models).
@@ -40,18 +39,18 @@ def rename(name):
     try:
         new_name = session.rename_model(name, st.session_state[f"models_new_name_{name}"])
     except (StoreError, OSError) as error:
-        st.session_state[MESSAGE] = ("manage", "error", f"{error}.")
+        action_message.report("manage", "error", f"{error}.")
         return
-    st.session_state[MESSAGE] = ("manage", "success", f"Renamed {name} to {new_name}.")
+    action_message.report("manage", "success", f"Renamed {name} to {new_name}.")
 
 
 def delete(name):
     try:
         ModelStore().delete(name, **session.acting())
     except (StoreError, OSError) as error:
-        st.session_state[MESSAGE] = ("manage", "error", f"{error}.")
+        action_message.report("manage", "error", f"{error}.")
         return
-    st.session_state[MESSAGE] = ("manage", "success", f"Deleted {name}.")
+    action_message.report("manage", "success", f"Deleted {name}.")
 
 
 def save_rules():
@@ -61,10 +60,9 @@ def save_rules():
                                      minutes or None)
         classroom.save_rules(rules)
     except (ValueError, OSError) as error:
-        st.session_state[MESSAGE] = ("teacher", "error", f"The class rules were not saved: {error}.")
+        action_message.report("teacher", "error", f"The class rules were not saved: {error}.")
         return
-    st.session_state[MESSAGE] = ("teacher", "success",
-                                 "Saved the class rules: every student's next run must keep them.")
+    action_message.report("teacher", "success", "Saved the class rules: every student's next run must keep them.")
 
 
 def _server_minutes() -> str:
@@ -80,10 +78,10 @@ def clear_class():
     try:
         names = classroom.clear_class_models(ModelStore())
     except (StoreError, OSError) as error:
-        st.session_state[MESSAGE] = ("teacher", "error", f"The class's models were not all deleted: {error}.")
+        action_message.report("teacher", "error", f"The class's models were not all deleted: {error}.")
         return
     st.session_state["models_sure_clear"] = False
-    st.session_state[MESSAGE] = ("teacher", "success", f"Deleted the class's {len(names)} model(s).")
+    action_message.report("teacher", "success", f"Deleted the class's {len(names)} model(s).")
 
 
 def remove_students_drawings():
@@ -91,27 +89,19 @@ def remove_students_drawings():
     try:
         count = ClassDigits().delete_student(student)
     except OSError as error:
-        st.session_state[MESSAGE] = ("teacher", "error", f"The drawings were not all deleted: {error}.")
+        action_message.report("teacher", "error", f"The drawings were not all deleted: {error}.")
         return
-    st.session_state[MESSAGE] = ("teacher", "success", f"Deleted {student or NO_NAME}'s {count_text(count)}.")
+    action_message.report("teacher", "success", f"Deleted {student or NO_NAME}'s {count_text(count)}.")
 
 
 def clear_handwriting():
     try:
         count = ClassDigits().clear()
     except OSError as error:
-        st.session_state[MESSAGE] = ("teacher", "error", f"The class's handwriting was not all deleted: {error}.")
+        action_message.report("teacher", "error", f"The class's handwriting was not all deleted: {error}.")
         return
     st.session_state["models_sure_clear_drawings"] = False
-    st.session_state[MESSAGE] = ("teacher", "success", f"Deleted the class's {count_text(count)}.")
-
-
-def message_here(where: str) -> None:
-    """The last action's message, if it was taken here: next to the controls the user just used, in view, never at
-    the top of a long page."""
-    if st.session_state.get(MESSAGE, (None,))[0] == where:
-        _, kind, text = st.session_state.pop(MESSAGE)
-        getattr(st, kind)(escape(text))
+    action_message.report("teacher", "success", f"Deleted the class's {count_text(count)}.")
 
 
 @functools.lru_cache(maxsize=4)
@@ -188,7 +178,7 @@ def import_panel() -> None:
     key = f"models_import_{st.session_state.get(IMPORT_ROUND, 0)}"
     upload = st.file_uploader("Upload a Keras model (.keras)", type=["keras"], key=key,
                               max_upload_size=MAX_FILE_BYTES // 2**20)  # refused while it streams in
-    message_here("import")  # what the last upload gave, right under the uploader
+    action_message.show("import")  # what the last upload gave, right under the uploader
     if upload is None:
         return
     st.session_state[IMPORT_ROUND] = st.session_state.get(IMPORT_ROUND, 0) + 1
@@ -198,13 +188,13 @@ def import_panel() -> None:
             info, found = import_model(upload.getvalue(), data, ModelStore(), owner=session.owner(),
                                        file_name=upload.name)
         except (ImportRefused, StoreError, OSError) as error:
-            st.session_state[MESSAGE] = ("import", "error", f"{error}. Nothing was saved.")
+            action_message.report("import", "error", f"{error}. Nothing was saved.")
         except Exception as error:  # noqa: BLE001 - whatever else, the page goes on
-            st.session_state[MESSAGE] = ("import", "error", f"{upload.name} could not be imported "
-                                                            f"({type(error).__name__}). Nothing was saved.")
+            action_message.report("import", "error", f"{upload.name} could not be imported "
+                                                      f"({type(error).__name__}). Nothing was saved.")
         else:
             session.set_active_model(info.name)
-            st.session_state[MESSAGE] = ("import", "success", found)
+            action_message.report("import", "success", found)
     st.rerun()
 
 
@@ -259,7 +249,7 @@ def teacher_controls(models):
         student.selectbox("One student's drawings", list(per_student), key="models_drawings_student",
                           format_func=lambda name: f"{name or NO_NAME} ({count_text(per_student[name])})")
         button.button("Remove these drawings", on_click=remove_students_drawings)
-    message_here("teacher")
+    action_message.show("teacher")
 
 
 def main():
@@ -276,7 +266,7 @@ def main():
             class_set_downloads()
         import_panel()
     if not listing.models:
-        message_here("manage")  # "Deleted ..." of the last model
+        action_message.show("manage")  # "Deleted ..." of the last model
         st.info("No saved model yet: train one on the Train page, or import one above.")
         return
     st.subheader("All models")
@@ -317,7 +307,7 @@ def main():
     delete_column.button("Delete", on_click=delete, args=(name,), disabled=not sure)
     download_column.download_button("Download .keras", data=info.path.read_bytes, file_name=f"{name}.keras",
                                     mime="application/octet-stream", on_click="ignore")
-    message_here("manage")
+    action_message.show("manage")
     with st.expander(f"First-layer weights of {escape(name)}", key="models_weights", on_change="rerun") as weights:
         if weights.open:  # loading a model starts TensorFlow: only when asked
             show_weights(info)

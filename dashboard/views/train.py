@@ -5,12 +5,11 @@ import streamlit as st
 from core.classroom.rules import check_duration
 from core.lecture import memorize_five, untrained_probabilities
 from core.model.config import default_model_name
-from dashboard import caches, figures, session, train_form
+from dashboard import action_message, caches, figures, session, train_form
 from dashboard.code_panel import code_panel
 from dashboard.plain_text import escape
 from dashboard.training_view import live_view, results_view
 
-START_ERROR = "train_start_error"
 ESTIMATE_REFRESH_SECONDS = 1.0  # how often a rough estimate asks again for the network's own timing
 
 
@@ -18,14 +17,15 @@ def start():
     try:
         config = train_form.config()
     except ValueError as error:
-        st.session_state[START_ERROR] = f"{error}. Fix it in the form, then press Start again."
+        action_message.report("start", "error", f"{error}. Fix it in the form, then press Start again.")
         return
-    st.session_state.pop(START_ERROR, None)
+    action_message.clear("start")
     if not session.training_running():
         try:  # the teacher's class rules (none without MNIST_TEACHER_KEY), then the server's limits
             session.start_training(config, add_class_digits=train_form.add_class_digits())
         except ValueError as error:
-            st.session_state[START_ERROR] = f"Training cannot start: {error}. Change the form, then press Start again."
+            action_message.report("start", "error",
+                                  f"Training cannot start: {error}. Change the form, then press Start again.")
 
 
 def show_estimate(config, wait: float | None = None) -> bool:
@@ -80,8 +80,7 @@ def main() -> None:
     start_column, stop_column, _ = st.columns([1, 1, 6])
     start_column.button("Start", type="primary", on_click=start, disabled=running)
     stop_column.button("Stop", on_click=lambda: session.job().stop(), disabled=not running)
-    if st.session_state.get(START_ERROR):
-        st.error(escape(st.session_state[START_ERROR]))
+    action_message.show("start", keep=True)  # until the next Start: the rules it names stay while the form changes
     if running:
         live_view()
     elif session.job() is not None:
