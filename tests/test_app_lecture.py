@@ -27,7 +27,7 @@ def step_button(at, label: str, where: str = "top"):
 def test_every_step_renders_on_the_small_digits(tiny_npz):
     at = lecture_page()
     assert heading(at) == "1. Load the digits"
-    titles = at.radio(key="lecture_jump").options
+    titles = at.radio(key="lecture_jump_1").options  # each step's list is its own widget
     assert len(titles) == STEP_COUNT
     for number in range(1, STEP_COUNT + 1):
         at.query_params = {"step": str(number)}
@@ -49,7 +49,7 @@ def test_next_and_previous_move_and_the_address_bar_follows(tiny_npz):
     assert heading(at).startswith("3. ") and at.query_params == {"step": "3"}
     step_button(at, "Previous").click().run()
     assert heading(at).startswith("2. ") and at.query_params == {"step": "2"}
-    at.radio(key="lecture_jump").set_value(STEP_COUNT).run()
+    at.radio(key="lecture_jump_2").set_value(STEP_COUNT).run()
     assert heading(at) == f"{STEP_COUNT}. Accuracy" and at.query_params == {"step": str(STEP_COUNT)}
     assert step_button(at, "Next").disabled and not step_button(at, "Previous").disabled
     assert not at.exception
@@ -58,7 +58,7 @@ def test_next_and_previous_move_and_the_address_bar_follows(tiny_npz):
 def test_a_link_opens_its_step(tiny_npz):
     at = lecture_page("12")
     assert heading(at) == "12. Re-initialize"
-    assert at.radio(key="lecture_jump").value == 12
+    assert at.radio(key="lecture_jump_12").value == 12
     assert not at.warning
 
 
@@ -228,7 +228,7 @@ def test_the_first_step_never_imports_tensorflow(tiny_npz):
 
 def test_choosing_a_step_in_the_list_goes_there_and_folds_the_list(tiny_npz):
     at = lecture_page()
-    at.radio(key="lecture_jump").set_value(6).run()
+    at.radio(key="lecture_jump_1").set_value(6).run()
     assert heading(at) == "6. One-hot labels" and at.query_params == {"step": "6"}
     assert at.session_state["lecture_step_list"] is False  # folded away
     assert not at.exception

@@ -28,7 +28,10 @@ from dashboard.large_type import LARGE_TYPE_CSS
 from dashboard.plain_text import escape
 
 STEP_PARAMETER = "step"  # ?step=12 in the address bar: 1-based, as the steps are numbered on the page
-JUMP = "lecture_jump"  # the step list's widget key
+# The step list's widget key, + the step shown: each step's list is a widget of its own. One list for every step,
+# its value set from the step on each run, once sent the browser's stale 1 back when the name box opened at step 6
+# (1 run in 4 of tests/test_browser_e2e.py), and its on_change took the student back to step 1.
+JUMP = "lecture_jump_"
 STEP_LIST = "lecture_step_list"  # the popover that holds it: open or folded
 PRESENTING = "lecture_presenting"  # True while the type is enlarged; kept from page to page
 PRESENTING_PARAMETER = "presenting"  # ?presenting=1 in the address bar: kept on a reload
@@ -474,9 +477,9 @@ def go(number: int) -> None:
     st.query_params[STEP_PARAMETER] = str(number)
 
 
-def jump() -> None:
+def jump(key: str) -> None:
     """A step chosen in the list: go there and fold the list away."""
-    go(st.session_state[JUMP])
+    go(st.session_state[key])
     st.session_state[STEP_LIST] = False
 
 
@@ -492,10 +495,10 @@ def navigation(number: int, where: Literal["top", "bottom"]) -> None:
         st.button("Previous", key=f"lecture_previous_{where}", on_click=go, args=(number - 1,),
                   disabled=number == 1, shortcut="Left" if top else None, icon=":material/arrow_back:")
         if top:
-            st.session_state[JUMP] = number
             with st.popover(f"Step {number} of {len(STEPS)}: {STEPS[number - 1].title}", key=STEP_LIST,
                             on_change="rerun", width="stretch", icon=":material/list:", wrap=True):
-                st.radio("Step", range(1, len(STEPS) + 1), key=JUMP, label_visibility="collapsed",
+                st.radio("Step", range(1, len(STEPS) + 1), index=number - 1, key=f"{JUMP}{number}",
+                         label_visibility="collapsed", args=(f"{JUMP}{number}",),
                          format_func=lambda step: f"{step}. {STEPS[step - 1].title}", on_change=jump)
         st.button("Next", key=f"lecture_next_{where}", on_click=go, args=(number + 1,),
                   disabled=number == len(STEPS), shortcut="Right" if top else None,

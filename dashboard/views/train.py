@@ -77,9 +77,9 @@ def main() -> None:
                 rough_estimate(config)
     except ValueError as error:
         st.error(f"{escape(error)}.")
-    start_column, stop_column, _ = st.columns([1, 1, 6])
-    start_column.button("Start", type="primary", on_click=start, disabled=running)
-    stop_column.button("Stop", on_click=lambda: session.job().stop(), disabled=not running)
+    with st.container(horizontal=True):  # side by side on a phone too (columns stack there, a row apart)
+        st.button("Start", type="primary", on_click=start, disabled=running)
+        st.button("Stop", on_click=lambda: session.job().stop(), disabled=not running)
     action_message.show("start", keep=True)  # until the next Start: the rules it names stay while the form changes
     if running:
         live_view()
