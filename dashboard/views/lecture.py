@@ -30,7 +30,8 @@ from dashboard.plain_text import escape
 STEP_PARAMETER = "step"  # ?step=12 in the address bar: 1-based, as the steps are numbered on the page
 # The step list's widget key, + the step shown: each step's list is a widget of its own. One list for every step,
 # its value set from the step on each run, once sent the browser's stale 1 back when the name box opened at step 6
-# (1 run in 4 of tests/test_browser_e2e.py), and its on_change took the student back to step 1.
+# (1 run in 2 of tests/test_browser_draw.py then test_browser_e2e.py), and its on_change took the student back to
+# step 1.
 JUMP = "lecture_jump_"
 STEP_LIST = "lecture_step_list"  # the popover that holds it: open or folded
 PRESENTING = "lecture_presenting"  # True while the type is enlarged; kept from page to page
@@ -497,9 +498,9 @@ def navigation(number: int, where: Literal["top", "bottom"]) -> None:
         if top:
             with st.popover(f"Step {number} of {len(STEPS)}: {STEPS[number - 1].title}", key=STEP_LIST,
                             on_change="rerun", width="stretch", icon=":material/list:", wrap=True):
-                st.radio("Step", range(1, len(STEPS) + 1), index=number - 1, key=f"{JUMP}{number}",
-                         label_visibility="collapsed", args=(f"{JUMP}{number}",),
-                         format_func=lambda step: f"{step}. {STEPS[step - 1].title}", on_change=jump)
+                key = f"{JUMP}{number}"
+                st.radio("Step", range(1, len(STEPS) + 1), index=number - 1, key=key, label_visibility="collapsed",
+                         format_func=lambda step: f"{step}. {STEPS[step - 1].title}", on_change=jump, args=(key,))
         st.button("Next", key=f"lecture_next_{where}", on_click=go, args=(number + 1,),
                   disabled=number == len(STEPS), shortcut="Right" if top else None,
                   icon=":material/arrow_forward:", icon_position="right")
